@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Thin shim: the CLI lives in the compiled output so `npm ci` (which runs `prepare`) is enough.
+import { main } from '../dist/cli/main.js';
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,61 @@
+import { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { ExitCode, UsageError } from '../../errors.js';
+
+interface MigrateFlags {
+  databaseUrl?: string[];
+  tenantsFile?: string;
+  status?: boolean;
+  dryRun?: boolean;
+  lockTimeout: string;
+  concurrency: string;
+  migrationsDir?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function migrateCommand(ctx: () => CliContext): Command {
+  return new Command('migrate')
+    .summary('apply the SQL migrations to one or many (per-tenant) databases')
+    .description(
+      'Apply the numbered SQL files in sql/ to one or many (per-tenant) databases.\n' +
+        'Each file runs in its own transaction and is recorded with its checksum in paymentsctl_migrations;\n' +
+        'the run holds an advisory lock, so concurrent migrators (replicas, Jobs) are safe.\n' +
+        'An applied file whose content changed is refused. Exit 1 if any database failed.',
+    )
+    .option('--database-url <url>', 'database to migrate; repeat for several (default: DATABASE_URL, alias DB_DSN)', collect)
+    .option('--tenants-file <path>', 'file with one database URL per line (# comments allowed)')
+    .option('--status', 'show applied and pending migrations; change nothing')
+    .option('--dry-run', 'print the SQL that would run; change nothing')
+    .option('--lock-timeout <duration>', 'how long to wait for another migrator', '60s')
+    .option('--concurrency <n>', 'databases migrated at once', '4')
+    .option('--migrations-dir <dir>', 'directory of NNN_name.sql files (default: the bundled sql/)')
+    .addHelpText(
+      'after',
+      '\nJSON output (--json):\n  {"databases":[{"database":"<name>","target":"host:port/db","ok":true,"applied":[...],"pending":[...]}]}\n' +
+        '  applied: files this run applied (with --status/--dry-run: files applied before)\n',
+    )
+    .action(async (flags: MigrateFlags) => {
+      const c = ctx();
+      if (flags.status && flags.dryRun) throw new UsageError('--status and --dry-run cannot be combined');
+      const { databaseUrl, validateDatabaseUrl, durationMs, positiveInt } = await import('../../config.js');
+      const { readTenantsFile } = await import('../../migrate/tenants.js');
+      const { loadMigrations } = await import('../../migrate/files.js');
+      const { migrateDatabases } = await import('../../migrate/migrator.js');
+      const { renderJson } = await import('../../ui/output.js');
+      const { renderMigrationReports } = await import('../../ui/migrate.js');
+
+      const lockTimeoutMs = durationMs(flags.lockTimeout, '--lock-timeout');
+      const concurrency = positiveInt(flags.concurrency, '--concurrency', { max: 64 });
+      const urls = [
+        ...(flags.databaseUrl ?? []).map((url) => validateDatabaseUrl(url, '--database-url')),
+        ...(flags.tenantsFile ? await readTenantsFile(flags.tenantsFile) : []),
+      ];
+      if (urls.length === 0) urls.push(databaseUrl());
+      const files = await loadMigrations(flags.migrationsDir);
+      const mode = flags.status ? 'status' : flags.dryRun ? 'dry-run' : 'apply';
+      const reports = await migrateDatabases(urls, files, { mode, lockTimeoutMs, concurrency, log: c.log });
+      c.stdout(c.json ? renderJson({ databases: reports }) : renderMigrationReports(reports, mode));
+      if (reports.some((report) => !report.ok)) c.exitCode = ExitCode.failed;
+    });
+}

@@ -1,0 +1,69 @@
+import { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../../errors.js';
+
+export function stackCommand(ctx: () => CliContext): Command {
+  const stack = new Command('stack').summary('local PostgreSQL + Kafka without Docker: up, down, status, env').description(
+    'Start a local PostgreSQL and a real Apache Kafka broker (KRaft) without Docker, for development and tests',
+  );
+
+  stack
+    .command('up')
+    .description(
+      'Bring the stack up (or reuse the running one) and print DATABASE_URL= and KAFKA_BROKERS= lines to export.\n' +
+        'PostgreSQL: DATABASE_URL if set, else a server on 127.0.0.1:5432, else a throwaway cluster (initdb/pg_ctl).\n' +
+        'Kafka: KAFKA_BROKERS if set, else Apache Kafka (KAFKA_VERSION, default 3.9.1) resolved by Maven and run with java.',
+    )
+    .option('--fresh-postgres', 'start a throwaway PostgreSQL cluster even if a server listens on 127.0.0.1:5432')
+    .addHelpText('after', '\nExample:\n  eval "$(paymentsctl stack up)" && paymentsctl migrate')
+    .action(async (flags: { freshPostgres?: boolean }) => {
+      const c = ctx();
+      const { stackUp } = await import('../../stack/stack.js');
+      const { renderJson, renderEnvLines } = await import('../../ui/output.js');
+      const info = await stackUp({ freshPostgres: flags.freshPostgres, log: c.log });
+      c.log.info({ reused: info.reused, postgres: info.state.postgres.mode, kafka: info.state.kafka.mode }, info.reused ? 'reusing the running stack' : 'stack is up');
+      c.stdout(
+        c.json
+          ? renderJson({ databaseUrl: info.databaseUrl, kafkaBrokers: info.kafkaBrokers, reused: info.reused })
+          : renderEnvLines({ DATABASE_URL: info.databaseUrl, KAFKA_BROKERS: info.kafkaBrokers }),
+      );
+    });
+
+  stack
+    .command('down')
+    .description('Stop exactly what `stack up` started and delete its throwaway data; servers it only used are left running')
+    .action(async () => {
+      const c = ctx();
+      const { stackDown } = await import('../../stack/stack.js');
+      const { renderJson } = await import('../../ui/output.js');
+      const { renderStackDown } = await import('../../ui/stack.js');
+      const result = await stackDown({ log: c.log });
+      c.stdout(c.json ? renderJson(result) : renderStackDown(result));
+    });
+
+  stack
+    .command('status')
+    .description('Show what runs where; exits 1 when the stack is not up or a part of it is unhealthy')
+    .action(async () => {
+      const c = ctx();
+      const { stackStatus } = await import('../../stack/stack.js');
+      const { renderJson } = await import('../../ui/output.js');
+      const { renderStackStatus } = await import('../../ui/stack.js');
+      const status = await stackStatus({ log: c.log });
+      c.stdout(c.json ? renderJson(status) : renderStackStatus(status));
+      if (!status.running) c.exitCode = ExitCode.failed;
+    });
+
+  stack
+    .command('env')
+    .description('Print the running stack\'s DATABASE_URL= and KAFKA_BROKERS= lines again')
+    .action(async () => {
+      const c = ctx();
+      const { stackEnv } = await import('../../stack/stack.js');
+      const { renderJson, renderEnvLines } = await import('../../ui/output.js');
+      const env = await stackEnv({ log: c.log });
+      c.stdout(c.json ? renderJson(env) : renderEnvLines({ DATABASE_URL: env.databaseUrl, KAFKA_BROKERS: env.kafkaBrokers }));
+    });
+
+  return stack;
+}

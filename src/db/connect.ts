@@ -1,0 +1,73 @@
+import pg from 'pg';
+import { UnavailableError } from '../errors.js';
+import { redact } from '../redact.js';
+
+export type PgClient = pg.Client;
+export type PgPool = pg.Pool;
+
+export interface ConnectOptions {
+  connectionTimeoutMs?: number;
+  applicationName?: string;
+}
+
+/** Opens one client, turning connection failures into UnavailableError with a redacted target. */
+export async function connectClient(url: string, options: ConnectOptions = {}): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'paymentsctl',
+  });
+  // An idle client whose server goes away emits 'error'; without a listener it would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new UnavailableError(`cannot connect to PostgreSQL at ${describeTarget(url)}: ${redact((error as Error).message)}`, {
+      hint: 'check DATABASE_URL and that the server is running and accepts connections',
+      cause: error,
+    });
+  }
+  return client;
+}
+
+export function createPool(url: string, options: ConnectOptions & { max?: number } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'paymentsctl',
+    max: options.max ?? 10,
+  });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** host:port/database, never the password. */
+export function describeTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}/${databaseName(url)}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+export function databaseName(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const fromPath = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    return fromPath || decodeURIComponent(parsed.username) || 'postgres';
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

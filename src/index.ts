@@ -1,0 +1,21 @@
+/**
+ * Library entry point: what applications and operators' scripts import.
+ */
+export * from './errors.js';
+export { SETTINGS, databaseUrl, kafkaBrokers, stripeApiKey, stripeApiBase, webhookSecrets, topicPrefix } from './config.js';
+export { createLogger, type Logger, type LogLevel } from './log.js';
+export { redact } from './redact.js';
+export { loadMigrations, type MigrationFile } from './migrate/files.js';
+export { migrateDatabase, migrateDatabases, HISTORY_TABLE, type MigrationReport, type MigrateOptions } from './migrate/migrator.js';
+export {
+  Topics,
+  CONSUMED_TOPICS,
+  DEFAULT_RETRY_DELAYS_MS,
+  retryTopic,
+  deadLetterTopic,
+  plannedTopics,
+  type TopicSpec,
+} from './kafka/topics.js';
+export { ensurePipelineTopics } from './kafka/ensure.js';
+export { createKafka } from './kafka/client.js';
+export { stackUp, stackDown, stackStatus, stackEnv, type StackInfo, type StackStatus } from './stack/stack.js';

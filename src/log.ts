@@ -1,0 +1,63 @@
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+import { redact } from './redact.js';
+
+export type { Logger };
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = LevelWithSilent;
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** pretty lines for a person; defaults to whether stderr is a terminal */
+  pretty?: boolean;
+  name?: string;
+}
+
+/**
+ * Logs go to stderr so stdout stays clean for `--json` and for `eval "$(paymentsctl stack env)"`.
+ * JSON lines for machines and containers; readable lines on a terminal.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const wantPretty = options.pretty ?? Boolean(process.stderr.isTTY);
+  const base = {
+    level,
+    base: options.name ? { name: options.name } : undefined,
+    // Field-level redaction for structured fields; string-level scrubbing below for the rest.
+    redact: {
+      paths: ['password', '*.password', 'apiKey', '*.apiKey', 'secret', '*.secret', 'databaseUrl', '*.databaseUrl'],
+      censor: (value: unknown) => (typeof value === 'string' ? redact(value) : '***'),
+    },
+    hooks: {
+      logMethod(args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(
+          this,
+          args.map((arg) => (typeof arg === 'string' ? redact(arg) : arg)),
+        );
+      },
+    },
+    serializers: {
+      err: (err: unknown) => {
+        const serialized = pino.stdSerializers.err(err as Error);
+        return { ...serialized, message: redact(serialized.message), stack: serialized.stack && redact(serialized.stack) };
+      },
+    },
+  };
+  if (wantPretty) {
+    return pino(base, pretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname' }));
+  }
+  return pino(base, pino.destination({ fd: 2, sync: true }));
+}
+
+let rootLogger: Logger | undefined;
+
+/** The process-wide logger; the CLI configures it once from `--log-level`. */
+export function logger(): Logger {
+  rootLogger ??= createLogger({ level: (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info' });
+  return rootLogger;
+}
+
+export function setLogger(log: Logger): void {
+  rootLogger = log;
+}

@@ -1,0 +1,48 @@
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/paymentsctl.js', import.meta.url));
+
+/** Settings a developer's shell may export; removed so each test states what it passes. */
+const AMBIENT = [
+  'DATABASE_URL',
+  'DB_DSN',
+  'KAFKA_BROKERS',
+  'KAFKA_TOPIC_PREFIX',
+  'KAFKA_VERSION',
+  'STRIPE_API_KEY',
+  'STRIPE_KEY',
+  'STRIPE_API_BASE',
+  'STRIPE_WEBHOOK_SECRET',
+  'STRIPE_WEBHOOK_KEY',
+  'LOG_LEVEL',
+];
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Spawns the built binary, as a user would run it. */
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const base: Record<string, string | undefined> = { ...process.env };
+  for (const name of AMBIENT) delete base[name];
+  const result = await execa(process.execPath, [BIN, ...args], {
+    env: { ...base, ...env },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    timeout: 240_000,
+  });
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 };
+}
+
+export function parseJson<T = unknown>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`stdout is not JSON:\n${text}`);
+  }
+}
