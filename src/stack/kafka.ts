@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../errors.js';
@@ -81,7 +81,11 @@ export async function startKafka(opts: {
     pid = child.pid;
     // Recorded before we wait for readiness: if this process is interrupted now, the next
     // `stack up` or `stack down` finds the broker through this file and stops it.
-    if (pid !== undefined) await writeFile(pidFile(workDir), `${pid}\n`);
+    if (pid !== undefined) {
+      // Written whole or not at all (rename), so a reader never sees an empty file.
+      await writeFile(`${pidFile(workDir)}.tmp`, `${pid}\n`);
+      await rename(`${pidFile(workDir)}.tmp`, pidFile(workDir));
+    }
   } finally {
     closeSync(out); // the child holds its own copy
   }

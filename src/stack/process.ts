@@ -12,6 +12,8 @@ function isZombie(pid: number): boolean {
 }
 
 export function isProcessAlive(pid: number): boolean {
+  // kill(0) and kill(-n) address process groups, not a process.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
   } catch (error) {

@@ -99,6 +99,7 @@ describe('paymentsctl stack', () => {
     up.kill('SIGKILL');
     await up;
     const brokerPid = Number(await readFile(pidFile, 'utf8'));
+    expect(brokerPid).toBeGreaterThan(1);
     expect(isProcessAlive(brokerPid)).toBe(true);
 
     const down = await runCli(['stack', 'down', '--json'], { PAYMENTSCTL_STATE_DIR: stateDir });
