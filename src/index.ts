@@ -19,3 +19,6 @@ export {
 export { ensurePipelineTopics } from './kafka/ensure.js';
 export { createKafka } from './kafka/client.js';
 export { stackUp, stackDown, stackStatus, stackEnv, type StackInfo, type StackStatus } from './stack/stack.js';
+export { enqueue, enqueueMany, type OutboxMessage, type Queryable } from './outbox/enqueue.js';
+export { OutboxPublisher, PUBLISHER_DEFAULTS, type PublisherOptions } from './outbox/publisher.js';
+export { PUBLISHER_HEADER, TERM_HEADER } from './outbox/envelope.js';

@@ -38,9 +38,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       },
     },
     serializers: {
+      // A log call must never throw: anything that is not an Error is logged as redacted text.
       err: (err: unknown) => {
-        const serialized = pino.stdSerializers.err(err as Error);
-        return { ...serialized, message: redact(serialized.message), stack: serialized.stack && redact(serialized.stack) };
+        if (!(err instanceof Error)) return redact(String(err));
+        const serialized = pino.stdSerializers.err(err);
+        return { ...serialized, message: redact(String(serialized.message)), stack: serialized.stack && redact(serialized.stack) };
       },
     },
   };

@@ -9,6 +9,7 @@ import { globalsOf } from './context.js';
 import { stackCommand } from './commands/stack.js';
 import { migrateCommand } from './commands/migrate.js';
 import { topicsCommand } from './commands/topics.js';
+import { publishOutboxCommand } from './commands/publish-outbox.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -35,7 +36,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
         '3 a required service or tool is unavailable · 130 interrupted',
     );
   // Subcommands inherit exitOverride and output settings only when added after they are set.
-  for (const make of [stackCommand, migrateCommand, topicsCommand]) {
+  for (const make of [stackCommand, migrateCommand, topicsCommand, publishOutboxCommand]) {
     const command = make(context);
     copySettings(program, command);
     program.addCommand(command);

@@ -31,7 +31,9 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logCreator: () => (entry: LogEntry) => {
       if (!log) return;
       const { message, ...fields } = entry.log;
-      const level = LEVELS[entry.level] ?? 'info';
+      // kafkajs logs every error response at ERROR, even those it retries (a coordinator still
+      // loading, a leader moving); what callers give up on, they log themselves.
+      const level = (entry.namespace === 'Connection' || entry.namespace === 'BrokerPool') && entry.level === KafkaLogLevel.ERROR ? 'warn' : (LEVELS[entry.level] ?? 'info');
       log[level]({ kafka: entry.namespace, ...fields }, message);
     },
   };

@@ -37,6 +37,9 @@ export async function startKafka(opts: {
   log?: Logger;
   /** how long to wait for the broker to answer once launched (jar resolution is not counted) */
   timeoutMs?: number;
+  /** fixed ports, e.g. to restart a broker where its clients expect it; default: free ones */
+  port?: number;
+  controllerPort?: number;
 }): Promise<ManagedKafka> {
   const { version, log } = opts;
   pinnedProfile(version);
@@ -49,8 +52,8 @@ export async function startKafka(opts: {
   await mkdir(dataDir, { recursive: true });
   await mkdir(logsDir, { recursive: true });
 
-  const port = await freePort();
-  let controllerPort = await freePort();
+  const port = opts.port ?? (await freePort());
+  let controllerPort = opts.controllerPort ?? (await freePort());
   while (controllerPort === port) controllerPort = await freePort();
 
   // Ports change on every start; the static voter endpoint lives in config, not in the metadata log,

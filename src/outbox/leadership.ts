@@ -1,0 +1,196 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import { PUBLISHER_LOCK_NAMESPACE } from '../db/locks.js';
+import { errorMessage } from '../errors.js';
+
+export const OUTBOX_CHANNEL = 'paymentsctl_outbox';
+
+export interface Leadership {
+  topic: string;
+  /** drawn from outbox_leader_term when this leadership began; strictly increasing across leaders */
+  term: string;
+  /** aborted the moment this process stops being the leader (connection lost, shutdown) */
+  signal: AbortSignal;
+}
+
+export interface TopicLeadershipOptions {
+  databaseUrl: string;
+  log: Logger;
+  /** how often a standby tries to take a topic over, and how often the lock connection is checked */
+  checkIntervalMs?: number;
+  /** a check that has not answered in this long counts as a lost connection */
+  checkTimeoutMs?: number;
+}
+
+interface Held {
+  term: string;
+  controller: AbortController;
+}
+
+/**
+ * Holds, on one dedicated connection, a session-level advisory lock per topic this replica
+ * publishes, and LISTENs for the outbox trigger's NOTIFY on the same connection.
+ *
+ * A lock dies with its session, so when a leader's process or connection dies Postgres releases
+ * it and the next standby's try takes over. The leader treats any error on the connection, or a
+ * check that does not answer in time, as lost leadership and aborts its publishing at once.
+ * Server-side TCP keepalives bound how long a silently vanished leader keeps its lock.
+ */
+export class TopicLeadership extends EventEmitter<{
+  acquired: [Leadership];
+  lost: [{ topic: string; term: string; reason: string }];
+  notify: [string];
+  connected: [];
+}> {
+  private client: pg.Client | undefined;
+  private wanted: string[] = [];
+  private readonly held = new Map<string, Held>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  connected = false;
+
+  constructor(private readonly options: TopicLeadershipOptions) {
+    super();
+  }
+
+  setTopics(topics: readonly string[]): void {
+    this.wanted = [...new Set(topics)].sort();
+    this.wake?.();
+  }
+
+  get topics(): readonly string[] {
+    return this.wanted;
+  }
+
+  current(topic: string): Leadership | undefined {
+    const held = this.held.get(topic);
+    return held ? { topic, term: held.term, signal: held.controller.signal } : undefined;
+  }
+
+  leading(): string[] {
+    return [...this.held.keys()];
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    let backoffMs = 200;
+    while (!this.stopped) {
+      try {
+        await this.connect();
+        backoffMs = 200;
+        while (!this.stopped && this.client) {
+          await this.check();
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            setTimeout(resolve, this.options.checkIntervalMs ?? 500).unref();
+          });
+        }
+      } catch (error) {
+        if (this.stopped) break;
+        this.dropConnection(`database connection failed: ${errorMessage(error)}`);
+        this.options.log.warn({ err: errorMessage(error), retryInMs: backoffMs }, 'outbox lock connection failed; retrying');
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.options.databaseUrl,
+      application_name: 'paymentsctl publish-outbox (leadership)',
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+    });
+    client.on('error', (error) => this.dropConnection(`database connection lost: ${errorMessage(error)}`));
+    client.on('end', () => this.dropConnection('database connection closed'));
+    client.on('notification', (message) => {
+      if (message.channel === OUTBOX_CHANNEL && message.payload) this.emit('notify', message.payload);
+    });
+    this.client = client;
+    await client.connect();
+    // The server notices a vanished leader within ~25 s and frees its locks for a standby.
+    await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    this.connected = true;
+    this.emit('connected');
+  }
+
+  /** Verifies the connection answers and tries to take every wanted topic this replica does not lead. */
+  private async check(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const missing = this.wanted.filter((topic) => !this.held.has(topic));
+    const timeoutMs = this.options.checkTimeoutMs ?? 5_000;
+    const query = missing.length
+      ? client.query<{ topic: string; locked: boolean }>(
+          'SELECT t AS topic, pg_try_advisory_lock($1, hashtext(t)) AS locked FROM unnest($2::text[]) AS t',
+          [PUBLISHER_LOCK_NAMESPACE, missing],
+        )
+      : client.query<{ topic: string; locked: boolean }>('SELECT NULL::text AS topic, false AS locked');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`lock connection did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let rows: { topic: string; locked: boolean }[];
+    try {
+      rows = (await Promise.race([query, timeout])).rows;
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const row of rows) {
+      if (!row.locked || client !== this.client) continue;
+      const term = (await client.query<{ term: string }>("SELECT nextval('outbox_leader_term')::text AS term")).rows[0]!.term;
+      const held: Held = { term, controller: new AbortController() };
+      this.held.set(row.topic, held);
+      this.options.log.info({ topic: row.topic, term }, 'became the active outbox publisher');
+      this.emit('acquired', { topic: row.topic, term, signal: held.controller.signal });
+    }
+  }
+
+  /** Every lock lives on this connection: losing it means losing every leadership at once. */
+  private dropConnection(reason: string): void {
+    const client = this.client;
+    if (!client) return;
+    this.client = undefined;
+    this.connected = false;
+    client.removeAllListeners('notification');
+    client.end().catch(() => undefined);
+    this.loseAll(reason);
+    this.wake?.();
+  }
+
+  private loseAll(reason: string): void {
+    for (const [topic, held] of this.held) {
+      held.controller.abort(new Error(reason));
+      this.options.log.warn({ topic, term: held.term, reason }, 'no longer the active outbox publisher');
+      this.emit('lost', { topic, term: held.term, reason });
+    }
+    this.held.clear();
+  }
+
+  /** Releases every lock (so a standby takes over at once) and closes the connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    const client = this.client;
+    this.client = undefined;
+    this.loseAll('shutting down');
+    if (client) {
+      client.removeAllListeners('end');
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
+    this.connected = false;
+    await this.loop?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,167 @@
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+import { createPool } from '../db/connect.js';
+import { createKafka } from '../kafka/client.js';
+import { Topics } from '../kafka/topics.js';
+import { errorMessage } from '../errors.js';
+import { abortableSleep } from './backoff.js';
+import { TopicLeadership } from './leadership.js';
+import { createPublisherMetrics, type PublisherMetrics } from './metrics.js';
+import { backlog, deletePublishedBefore, unpublishedTopics } from './store.js';
+import { TopicPublisher } from './topic-publisher.js';
+
+export interface PublisherOptions {
+  databaseUrl: string;
+  brokers: string[];
+  /** topics to publish; undefined = every topic found in the outbox plus the pipeline's own */
+  topics?: string[];
+  topicPrefix?: string;
+  batchSize?: number;
+  pollIntervalMs?: number;
+  /** published rows older than this are deleted; 0 keeps them */
+  retainMs?: number;
+  maxMessageBytes?: number;
+  /** how often a standby tries to take over a topic */
+  takeoverIntervalMs?: number;
+  instance?: string;
+  registry: Registry;
+  log: Logger;
+}
+
+export const PUBLISHER_DEFAULTS = {
+  batchSize: 1000,
+  pollIntervalMs: 1000,
+  retainMs: 24 * 3_600_000,
+  // Kafka's default message.max.bytes (1 MiB) less room for the batch framing.
+  maxMessageBytes: 1_000_000,
+  maxRequestBytes: 900_000,
+  takeoverIntervalMs: 500,
+  discoveryIntervalMs: 5_000,
+  retentionBatch: 1_000,
+} as const;
+
+/**
+ * The publish-outbox role: leadership per topic, one TopicPublisher per topic, retention of
+ * published rows, and the metrics that go with them.
+ */
+export class OutboxPublisher {
+  readonly instance: string;
+  private readonly pool;
+  private readonly kafka;
+  private readonly leadership: TopicLeadership;
+  private readonly publishers = new Map<string, TopicPublisher>();
+  private readonly metrics: PublisherMetrics;
+  private readonly stopController = new AbortController();
+  private readonly background: Promise<void>[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.instance = options.instance ?? `${process.env.HOSTNAME || hostname()}-${process.pid}`;
+    this.log = options.log.child({ instance: this.instance });
+    this.pool = createPool(options.databaseUrl, { applicationName: 'paymentsctl publish-outbox', max: 10 });
+    this.kafka = createKafka({ brokers: options.brokers, log: this.log, clientId: `paymentsctl-outbox-${this.instance}` });
+    this.leadership = new TopicLeadership({
+      databaseUrl: options.databaseUrl,
+      log: this.log,
+      checkIntervalMs: options.takeoverIntervalMs ?? PUBLISHER_DEFAULTS.takeoverIntervalMs,
+    });
+    this.metrics = createPublisherMetrics(options.registry, () => backlog(this.pool, [...this.publishers.keys()]));
+    this.leadership.on('notify', (topic) => {
+      const publisher = this.publishers.get(topic);
+      if (publisher) publisher.wake();
+      else if (!options.topics) this.addTopics([topic]);
+    });
+  }
+
+  start(): void {
+    this.addTopics(this.options.topics ?? Object.values(Topics));
+    this.leadership.start();
+    if (!this.options.topics) this.background.push(this.discoverTopics());
+    const retainMs = this.options.retainMs ?? PUBLISHER_DEFAULTS.retainMs;
+    if (retainMs > 0) this.background.push(this.retention(retainMs));
+  }
+
+  /** Ready once the lock/notify connection is up: a standby is a healthy replica too. */
+  isReady(): boolean {
+    return this.leadership.connected;
+  }
+
+  leading(): string[] {
+    return this.leadership.leading();
+  }
+
+  private addTopics(topics: string[]): void {
+    const prefix = this.options.topicPrefix ?? '';
+    let added = false;
+    for (const topic of topics) {
+      if (this.publishers.has(topic)) continue;
+      const kafkaTopic = prefix + topic;
+      const publisher = new TopicPublisher({
+        topic,
+        kafkaTopic,
+        transactionalId: `paymentsctl-outbox.${kafkaTopic}`,
+        pool: this.pool,
+        kafka: this.kafka,
+        leadership: this.leadership,
+        instance: this.instance,
+        batchSize: this.options.batchSize ?? PUBLISHER_DEFAULTS.batchSize,
+        pollIntervalMs: this.options.pollIntervalMs ?? PUBLISHER_DEFAULTS.pollIntervalMs,
+        maxMessageBytes: this.options.maxMessageBytes ?? PUBLISHER_DEFAULTS.maxMessageBytes,
+        maxRequestBytes: PUBLISHER_DEFAULTS.maxRequestBytes,
+        metrics: this.metrics,
+        log: this.log,
+      });
+      this.publishers.set(topic, publisher);
+      this.metrics.leader.set({ topic }, 0);
+      publisher.start();
+      added = true;
+    }
+    if (added) this.leadership.setTopics([...this.publishers.keys()]);
+  }
+
+  /** With --all-topics: pick up topics that appear in the outbox (NOTIFY catches most at once). */
+  private async discoverTopics(): Promise<void> {
+    while (!this.stopController.signal.aborted) {
+      try {
+        this.addTopics(await unpublishedTopics(this.pool));
+      } catch (error) {
+        this.log.debug({ err: errorMessage(error) }, 'topic discovery failed; retrying');
+      }
+      await abortableSleep(PUBLISHER_DEFAULTS.discoveryIntervalMs, [this.stopController.signal]);
+    }
+  }
+
+  /** Deletes published rows past the window for the topics this replica leads, in small batches. */
+  private async retention(retainMs: number): Promise<void> {
+    const everyMs = Math.min(60_000, Math.max(1_000, Math.floor(retainMs / 4)));
+    // The first pass soon after start (once leadership is settled), then periodically.
+    let waitMs = Math.min(everyMs, 2_000);
+    while (!this.stopController.signal.aborted) {
+      await abortableSleep(waitMs, [this.stopController.signal]);
+      waitMs = everyMs;
+      const topics = this.leadership.leading();
+      if (topics.length === 0 || this.stopController.signal.aborted) continue;
+      try {
+        const deleted = await deletePublishedBefore(this.pool, topics, retainMs, PUBLISHER_DEFAULTS.retentionBatch, () =>
+          this.stopController.signal.aborted,
+        );
+        if (deleted) {
+          this.metrics.retentionDeleted.inc(deleted);
+          this.log.info({ deleted, topics }, 'retention deleted published outbox rows');
+        }
+      } catch (error) {
+        this.log.warn({ err: errorMessage(error) }, 'retention failed; will retry');
+      }
+    }
+  }
+
+  /** Finishes in-flight batches, releases every lock (a standby takes over at once), disconnects. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await Promise.all([...this.publishers.values()].map((publisher) => publisher.stop()));
+    await this.leadership.stop();
+    await Promise.all(this.background);
+    await this.pool.end().catch(() => undefined);
+  }
+}

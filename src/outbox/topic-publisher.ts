@@ -1,0 +1,271 @@
+import type { Kafka, Message } from 'kafkajs';
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
+import { Backoff, abortableSleep } from './backoff.js';
+import { cloudEventHeaders, type OutboxRow } from './envelope.js';
+import { LeadershipLostError, TransactionalSink, isPermanentKafkaError, messageBytes } from './kafka-sink.js';
+import type { Leadership, TopicLeadership } from './leadership.js';
+import type { PublisherMetrics } from './metrics.js';
+import { claimBatch, markPublished, markRejected } from './store.js';
+
+export interface TopicPublisherOptions {
+  /** the topic as written in the outbox */
+  topic: string;
+  /** where it goes in Kafka (the topic behind the configured prefix) */
+  kafkaTopic: string;
+  transactionalId: string;
+  pool: pg.Pool;
+  kafka: Kafka;
+  leadership: TopicLeadership;
+  instance: string;
+  batchSize: number;
+  pollIntervalMs: number;
+  maxMessageBytes: number;
+  maxRequestBytes: number;
+  metrics: PublisherMetrics;
+  log: Logger;
+}
+
+/**
+ * Publishes one topic while this replica leads it: claim rows in id order, send them as one Kafka
+ * transaction, mark them published after the commit. The next claim runs while a batch is in
+ * Kafka, and marking runs while the next batch is sent; sends themselves are strictly sequential,
+ * so a key's events never pass each other.
+ */
+export class TopicPublisher {
+  private stopping = false;
+  private readonly stopController = new AbortController();
+  private wakePending = true;
+  private wakeIdle: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly options: TopicPublisherOptions) {
+    this.log = options.log.child({ topic: options.topic });
+    options.leadership.on('acquired', (lead) => {
+      if (lead.topic === options.topic) this.wake();
+    });
+  }
+
+  /** Called on the outbox NOTIFY (and when leadership is won): look for rows now. */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeIdle?.();
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Finishes the batch in flight (send, commit, mark), then stops. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopController.abort();
+    this.wakeIdle?.();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    const { leadership, metrics, topic } = this.options;
+    while (!this.stopping) {
+      const lead = leadership.current(topic);
+      if (!lead) {
+        // A standby: winning the lock wakes this wait (see the 'acquired' listener).
+        await this.idle(this.options.pollIntervalMs, undefined, { ignorePendingWake: true });
+        continue;
+      }
+      metrics.leader.set({ topic }, 1);
+      try {
+        await this.lead(lead);
+      } catch (error) {
+        // Only a failure to record a rejection gets here (database down); start over shortly.
+        this.log.error({ err: errorMessage(error) }, 'publisher loop failed; restarting it');
+        await abortableSleep(1_000, [this.stopController.signal, lead.signal]);
+      } finally {
+        metrics.leader.set({ topic }, 0);
+      }
+    }
+  }
+
+  private async idle(ms: number, signal?: AbortSignal, { ignorePendingWake = false } = {}): Promise<void> {
+    if ((this.wakePending && !ignorePendingWake) || this.stopping) return;
+    await new Promise<void>((resolve) => {
+      this.wakeIdle = resolve;
+      void abortableSleep(ms, signal ? [signal, this.stopController.signal] : [this.stopController.signal]).then(resolve);
+    });
+    this.wakeIdle = undefined;
+  }
+
+  private async lead(lead: Leadership): Promise<void> {
+    const { options, log } = this;
+    const sink = new TransactionalSink({
+      kafka: options.kafka,
+      topic: options.kafkaTopic,
+      transactionalId: options.transactionalId,
+      log,
+      maxRequestBytes: options.maxRequestBytes,
+    });
+    const backoff = new Backoff();
+    const sent = new Set<string>(); // committed to Kafka, not yet marked published
+    let marking: Promise<void> = Promise.resolve();
+    let prefetch: Promise<OutboxRow[]> | undefined;
+    let open = false;
+
+    const fail = async (kind: 'kafka' | 'database', error: unknown) => {
+      options.metrics.errors.inc({ topic: options.topic, kind });
+      const failures = backoff.failures;
+      if (failures === 0 || failures % 10 === 0) {
+        log.warn({ err: errorMessage(error), kind, failures: failures + 1 }, 'publishing failed; rows stay unpublished and are retried');
+      }
+      prefetch = undefined;
+      if (kind === 'kafka') {
+        open = false;
+        await sink.close();
+      }
+      await backoff.wait([lead.signal, this.stopController.signal]);
+    };
+
+    try {
+      while (!this.stopping && !lead.signal.aborted) {
+        if (!open) {
+          try {
+            await sink.open();
+            open = true;
+          } catch (error) {
+            await fail('kafka', error);
+            continue;
+          }
+        }
+        let batch: OutboxRow[];
+        try {
+          this.wakePending = false;
+          batch = await (prefetch ?? claimBatch(options.pool, options.topic, [...sent], options.batchSize));
+          prefetch = undefined;
+        } catch (error) {
+          await fail('database', error);
+          continue;
+        }
+        if (batch.length === 0) {
+          await this.idle(options.pollIntervalMs, lead.signal);
+          continue;
+        }
+        batch = await this.setAsideOversized(batch, lead);
+        if (batch.length === 0) continue;
+        if (batch.length === options.batchSize) {
+          // A full batch means a backlog: read the next one while this one is in Kafka.
+          prefetch = claimBatch(options.pool, options.topic, [...sent, ...batch.map((r) => r.id)], options.batchSize);
+          prefetch.catch(() => undefined);
+        }
+        try {
+          await sink.publish(this.toMessages(batch, lead), lead.signal);
+        } catch (error) {
+          if (error instanceof LeadershipLostError) break;
+          if (isPermanentKafkaError(error)) {
+            prefetch = undefined;
+            await this.isolateRejected(batch, sink, lead, (ids) => {
+              marking = this.queueMark(marking, ids, sent, lead);
+            });
+            continue;
+          }
+          await fail('kafka', error);
+          continue;
+        }
+        backoff.reset();
+        this.recordPublished(batch);
+        marking = this.queueMark(marking, batch.map((row) => row.id), sent, lead);
+      }
+    } finally {
+      await marking;
+      await sink.close();
+    }
+  }
+
+  private toMessages(batch: OutboxRow[], lead: Leadership): Message[] {
+    const publisher = { instance: this.options.instance, term: lead.term };
+    return batch.map((row) => ({ key: row.key, value: row.payload, headers: cloudEventHeaders(row, publisher) }));
+  }
+
+  private recordPublished(batch: OutboxRow[]): void {
+    const now = Date.now();
+    const { metrics, topic } = this.options;
+    metrics.published.inc({ topic }, batch.length);
+    for (const row of batch) metrics.latency.observe({ topic }, (now - row.createdAt.getTime()) / 1000);
+  }
+
+  /**
+   * Marks rows published after their commit, in order, retrying until it succeeds or leadership
+   * ends (the next leader then sends them again: a duplicate, never a loss).
+   */
+  private queueMark(previous: Promise<void>, ids: string[], sent: Set<string>, lead: Leadership): Promise<void> {
+    for (const id of ids) sent.add(id);
+    return previous.then(async () => {
+      const backoff = new Backoff();
+      for (;;) {
+        try {
+          await markPublished(this.options.pool, ids);
+          for (const id of ids) sent.delete(id);
+          return;
+        } catch (error) {
+          this.options.metrics.errors.inc({ topic: this.options.topic, kind: 'database' });
+          if (backoff.failures === 0) this.log.warn({ err: errorMessage(error), rows: ids.length }, 'marking rows published failed; retrying');
+          // Giving up leaves the rows for the next leader to send again: a duplicate, never a loss.
+          if (lead.signal.aborted || (this.stopping && backoff.failures >= 3)) return;
+          await backoff.wait([lead.signal]);
+        }
+      }
+    });
+  }
+
+  /** Rows larger than Kafka accepts are set aside before sending, with the later rows of their key. */
+  private async setAsideOversized(batch: OutboxRow[], lead: Leadership): Promise<OutboxRow[]> {
+    const messages = this.toMessages(batch, lead);
+    const heldKeys = new Set<string>();
+    const kept: OutboxRow[] = [];
+    for (const [index, row] of batch.entries()) {
+      if (heldKeys.has(row.key)) continue;
+      const bytes = messageBytes(messages[index]!);
+      if (bytes > this.options.maxMessageBytes) {
+        await this.reject(row, `record of ${bytes} bytes exceeds the ${this.options.maxMessageBytes}-byte limit (--max-message-bytes)`);
+        heldKeys.add(row.key);
+        continue;
+      }
+      kept.push(row);
+    }
+    return kept;
+  }
+
+  /**
+   * Kafka refused a batch for good: send its rows one per transaction, in order, to find the
+   * refused ones; set those aside and hold back the rest of their key.
+   */
+  private async isolateRejected(
+    batch: OutboxRow[],
+    sink: TransactionalSink,
+    lead: Leadership,
+    published: (ids: string[]) => void,
+  ): Promise<void> {
+    const heldKeys = new Set<string>();
+    for (const row of batch) {
+      if (heldKeys.has(row.key) || lead.signal.aborted) continue;
+      try {
+        await sink.publish(this.toMessages([row], lead), lead.signal);
+        this.recordPublished([row]);
+        published([row.id]);
+      } catch (error) {
+        if (!isPermanentKafkaError(error)) return; // transient: the outer loop retries from the database
+        await this.reject(row, `Kafka rejected the record: ${errorMessage(error)}`);
+        heldKeys.add(row.key);
+      }
+    }
+  }
+
+  private async reject(row: OutboxRow, reason: string): Promise<void> {
+    this.options.metrics.rejected.inc({ topic: this.options.topic });
+    this.log.error(
+      { eventId: row.eventId, id: row.id, key: row.key, reason },
+      'outbox row set aside: Kafka will not accept it; later events of its key are held back until an operator fixes or deletes it',
+    );
+    await markRejected(this.options.pool, row.id, reason);
+  }
+}
