@@ -42,34 +42,47 @@ export interface SinkOptions {
  * write with acks=all. Consumers read with isolation read_committed (kafkajs' default) and never
  * see an aborted attempt.
  */
+/**
+ * Transactional ids per topic, used in turn. After a commit, Kafka answers the next transaction
+ * on the same id with CONCURRENT_TRANSACTIONS until the commit markers are written; alternating
+ * ids lets the next batch start at once. Order is unaffected: a batch is sent only after the
+ * previous one committed, so its offsets come after it in every partition.
+ */
+const PRODUCERS_PER_TOPIC = 3;
+
 export class TransactionalSink {
-  private producer: Producer | undefined;
+  private producers: Producer[] = [];
+  private turn = 0;
 
   constructor(private readonly options: SinkOptions) {}
 
-  /** Connects and initialises the transactional id, fencing any previous leader's producer. */
+  /** Connects and initialises the transactional ids, fencing any previous leader's producers. */
   async open(): Promise<void> {
-    const producer = this.options.kafka.producer({
-      // Java-compatible murmur2 partitioning: the same key lands on the same partition as from any Kafka client.
-      createPartitioner: Partitioners.DefaultPartitioner,
-      transactionalId: this.options.transactionalId,
-      // kafkajs' `idempotent` flag governs sends outside transactions; transactions always are.
-      idempotent: false,
-      maxInFlightRequests: 1,
-      transactionTimeout: 30_000,
-      allowAutoTopicCreation: false,
-      // Bounded: our loop owns the long backoff, so it can notice lost leadership or a shutdown.
-      retry: { retries: 4, initialRetryTime: 100, maxRetryTime: 2_000 },
-    });
-    this.producer = producer;
-    await producer.connect();
-    const fence = await producer.transaction();
-    await fence.abort();
+    for (let slot = 0; slot < PRODUCERS_PER_TOPIC; slot++) {
+      const producer = this.options.kafka.producer({
+        // Java-compatible murmur2 partitioning: a key lands on the same partition as from any Kafka client.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        transactionalId: `${this.options.transactionalId}.${slot}`,
+        // kafkajs' `idempotent` flag governs sends outside transactions; transactions always are.
+        idempotent: false,
+        maxInFlightRequests: 1,
+        transactionTimeout: 30_000,
+        allowAutoTopicCreation: false,
+        // Short, slowly growing retries: a coordinator still writing markers answers within a few
+        // ms, and kafkajs' default first wait (300 ms) would become our latency. Bounded: our loop
+        // owns the long backoff, so it notices lost leadership or a shutdown.
+        retry: { retries: 40, initialRetryTime: 5, multiplier: 1.2, factor: 0.1, maxRetryTime: 2_000 },
+      });
+      this.producers.push(producer);
+      await producer.connect();
+      const fence = await producer.transaction();
+      await fence.abort();
+    }
   }
 
   /** Sends `messages` in order as one transaction; commits only if `signal` is still live. */
   async publish(messages: Message[], signal: AbortSignal): Promise<void> {
-    const producer = this.producer;
+    const producer = this.producers[this.turn++ % PRODUCERS_PER_TOPIC];
     if (!producer) throw new Error('sink is not open');
     const transaction = await producer.transaction();
     try {
@@ -86,9 +99,13 @@ export class TransactionalSink {
   }
 
   async close(): Promise<void> {
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.disconnect().catch((error: unknown) => this.options.log.debug({ err: error }, 'producer disconnect failed'));
+    const producers = this.producers;
+    this.producers = [];
+    await Promise.all(
+      producers.map((producer) =>
+        producer.disconnect().catch((error: unknown) => this.options.log.debug({ err: error }, 'producer disconnect failed')),
+      ),
+    );
   }
 }
 

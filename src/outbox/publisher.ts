@@ -60,6 +60,11 @@ export class OutboxPublisher {
     this.instance = options.instance ?? `${process.env.HOSTNAME || hostname()}-${process.pid}`;
     this.log = options.log.child({ instance: this.instance });
     this.pool = createPool(options.databaseUrl, { applicationName: 'paymentsctl publish-outbox', max: 10 });
+    // This pool only reads rows and marks them published. A mark lost to a server crash means the
+    // rows are sent again (a duplicate, never a loss), so it need not wait for the WAL flush.
+    this.pool.on('connect', (client) => {
+      client.query('SET synchronous_commit = off').catch(() => undefined);
+    });
     this.kafka = createKafka({ brokers: options.brokers, log: this.log, clientId: `paymentsctl-outbox-${this.instance}` });
     this.leadership = new TopicLeadership({
       databaseUrl: options.databaseUrl,
