@@ -14,9 +14,10 @@ import { PUBLISHER_DEFAULTS } from '../dist/outbox/publisher.js';
 import { withBenchStack, machine, percentile } from './_stack.js';
 
 const BIN = fileURLToPath(new URL('../bin/paymentsctl.js', import.meta.url));
+const CONSUMER = fileURLToPath(new URL('./_latency-consumer.js', import.meta.url));
 const ROWS = Number(process.env.BENCH_OUTBOX_ROWS ?? 100_000);
 const KEYS = 1_000;
-const BATCH_SIZE = Number(process.env.BENCH_OUTBOX_BATCH ?? 2_000);
+const BATCH_SIZE = Number(process.env.BENCH_OUTBOX_BATCH ?? PUBLISHER_DEFAULTS.batchSize);
 const LATENCY_RATE = 1_000;
 const LATENCY_SECONDS = 20;
 const LATENCY_WARMUP_SECONDS = 5;
@@ -84,27 +85,25 @@ async function throughput(brokers, url) {
   return { eventsPerSec: Math.round(ROWS / ((finished - started) / 1000)), rows };
 }
 
-/** The same messages, same producer settings (transactional, acks=all, same batch and request size), no database. */
+/** The same messages, same producer settings (idempotent, acks=all, one request in flight, same batch and request size), no database. */
 async function rawProducer(brokers, rows) {
   const topic = `bench${randomBytes(3).toString('hex')}.raw`;
   await createTopic(brokers, topic);
-  const kafka = createKafka({ brokers: [brokers] });
+  const kafka = createKafka({ brokers: [brokers], requestTimeoutMs: 10_000 });
   const producer = kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
-    transactionalId: `bench-raw-${randomUUID()}`,
-    idempotent: false,
+    idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
   });
   await producer.connect();
   const messages = rows.map((row) => ({ key: row.key, value: row.payload, headers: cloudEventHeaders({ ...row, headers: row.headers ?? {} }, { instance: 'bench', term: '1' }) }));
   const started = performance.now();
   for (let i = 0; i < messages.length; i += BATCH_SIZE) {
-    const txn = await producer.transaction();
     for (const chunk of chunksBySize(messages.slice(i, i + BATCH_SIZE), PUBLISHER_DEFAULTS.maxRequestBytes)) {
-      await txn.send({ topic, messages: chunk, acks: -1 });
+      await producer.send({ topic, messages: chunk, acks: -1 });
     }
-    await txn.commit();
   }
   const elapsed = performance.now() - started;
   await producer.disconnect();
@@ -117,21 +116,29 @@ async function latency(brokers, url) {
   const { child, leading } = startPublisher({ DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix }, []);
   await leading;
   const committedAt = new Map();
+  const arrivedAt = new Map();
   const samples = [];
-  const consumer = createKafka({ brokers: [brokers] }).consumer({ groupId: `bench-${randomUUID()}`, maxWaitTimeInMs: 50 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: prefix + TOPIC, fromBeginning: true });
-  await consumer.run({
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch }) => {
-      const now = performance.now();
-      for (const message of batch.messages) {
-        const at = committedAt.get(String(message.headers.ce_id));
-        if (at !== undefined) samples.push(now - at);
+  const now = () => performance.timeOrigin + performance.now();
+  const consumer = execa(process.execPath, [CONSUMER, brokers, prefix + TOPIC], { reject: false, stdin: 'ignore', buffer: false });
+  let pending = '';
+  await new Promise((resolve, reject) => {
+    consumer.stdout.on('data', (chunk) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop();
+      for (const line of lines) {
+        if (line === 'ready') {
+          resolve();
+          continue;
+        }
+        const [id, at] = line.split(' ');
+        const committed = committedAt.get(id);
+        if (committed !== undefined) samples.push(Number(at) - committed);
+        else arrivedAt.set(id, Number(at));
       }
-    },
+    });
+    consumer.then((r) => reject(new Error(`latency consumer exited: ${r.stderr}`)));
   });
-  await sleep(2_000); // let the consumer join before the clock starts
+  await sleep(2_000); // let the consumer join its group before the clock starts
 
   const pool = new pg.Pool({ connectionString: url, max: 8 });
   let seq = 0;
@@ -142,7 +149,12 @@ async function latency(brokers, url) {
       const n = seq++;
       const id = await enqueue(client, { topic: TOPIC, key: `order-${n % KEYS}`, type: 'orders.placed', data: payload(n) });
       await client.query('COMMIT');
-      if (measured) committedAt.set(id, performance.now());
+      if (measured) {
+        const committed = now();
+        // NOTIFY fires at commit, so the event can reach the consumer before COMMIT's reply reaches us.
+        if (arrivedAt.has(id)) samples.push(Math.max(0, arrivedAt.get(id) - committed));
+        else committedAt.set(id, committed);
+      }
     } finally {
       client.release();
     }
@@ -166,7 +178,8 @@ async function latency(brokers, url) {
   const achievedRate = await drive(LATENCY_SECONDS, true);
   const deadline = performance.now() + 30_000;
   while (samples.length < total && performance.now() < deadline) await sleep(50);
-  await consumer.disconnect();
+  consumer.kill('SIGTERM');
+  await consumer;
   child.kill('SIGTERM');
   await child;
   await pool.end();

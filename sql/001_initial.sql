@@ -18,9 +18,9 @@ CREATE TABLE outbox (
 );
 
 -- The publisher only ever scans unpublished rows of its topic, in id order; this stays small.
+-- (No index on published_at: marking a row published would have to update it too, and retention
+-- finds old published rows from the start of the primary key, where they are.)
 CREATE INDEX outbox_unpublished ON outbox (topic, id) WHERE published_at IS NULL;
--- Retention deletes published rows by age.
-CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
 
 -- One NOTIFY per inserting statement and topic (not per row) wakes the publisher at once;
 -- Postgres delivers it only when the inserting transaction commits.

@@ -31,12 +31,17 @@ export async function connectClient(url: string, options: ConnectOptions = {}): 
   return client;
 }
 
-export function createPool(url: string, options: ConnectOptions & { max?: number } = {}): pg.Pool {
+export function createPool(
+  url: string,
+  options: ConnectOptions & { max?: number; /** server settings for every session, e.g. { synchronous_commit: 'off' } */ settings?: Record<string, string> } = {},
+): pg.Pool {
+  const settings = Object.entries(options.settings ?? {}).map(([name, value]) => `-c ${name}=${value}`);
   const pool = new pg.Pool({
     connectionString: url,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'paymentsctl',
     max: options.max ?? 10,
+    ...(settings.length ? { options: settings.join(' ') } : {}),
   });
   pool.on('error', () => undefined);
   return pool;

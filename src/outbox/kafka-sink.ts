@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 
 export class LeadershipLostError extends Error {
   constructor(reason: string) {
-    super(`leadership lost before commit: ${reason}`);
+    super(`leadership lost before the batch was sent: ${reason}`);
     this.name = 'LeadershipLostError';
   }
 }
@@ -27,85 +27,51 @@ export interface SinkOptions {
   kafka: Kafka;
   /** the Kafka topic to write to */
   topic: string;
-  /** one per topic: a new leader's producer fences every older one with the same id */
-  transactionalId: string;
   log: Logger;
   /** upper bound of one produce request's payload; larger batches are split, in order */
   maxRequestBytes: number;
 }
 
 /**
- * Sends each batch as one Kafka transaction from a producer whose transactional id is the topic's.
- * When a new leader's producer initialises that id, Kafka bumps the epoch and rejects any later
- * send or commit from the old one (fencing), so two publishers can never both commit — even a
- * leader that has not yet noticed it lost its lock. Transactional producers are idempotent and
- * write with acks=all. Consumers read with isolation read_committed (kafkajs' default) and never
- * see an aborted attempt.
+ * One idempotent producer (acks from all in-sync replicas, one request in flight, so a retried
+ * request can neither be written twice nor overtake the next). A batch is sent as consecutive
+ * requests, each only after the previous one was acknowledged, so a key's events keep their order.
  */
-/**
- * Transactional ids per topic, used in turn. After a commit, Kafka answers the next transaction
- * on the same id with CONCURRENT_TRANSACTIONS until the commit markers are written; alternating
- * ids lets the next batch start at once. Order is unaffected: a batch is sent only after the
- * previous one committed, so its offsets come after it in every partition.
- */
-const PRODUCERS_PER_TOPIC = 3;
-
-export class TransactionalSink {
-  private producers: Producer[] = [];
-  private turn = 0;
+export class KafkaSink {
+  private producer: Producer | undefined;
 
   constructor(private readonly options: SinkOptions) {}
 
-  /** Connects and initialises the transactional ids, fencing any previous leader's producers. */
   async open(): Promise<void> {
-    for (let slot = 0; slot < PRODUCERS_PER_TOPIC; slot++) {
-      const producer = this.options.kafka.producer({
-        // Java-compatible murmur2 partitioning: a key lands on the same partition as from any Kafka client.
-        createPartitioner: Partitioners.DefaultPartitioner,
-        transactionalId: `${this.options.transactionalId}.${slot}`,
-        // kafkajs' `idempotent` flag governs sends outside transactions; transactions always are.
-        idempotent: false,
-        maxInFlightRequests: 1,
-        transactionTimeout: 30_000,
-        allowAutoTopicCreation: false,
-        // Short, slowly growing retries: a coordinator still writing markers answers within a few
-        // ms, and kafkajs' default first wait (300 ms) would become our latency. Bounded: our loop
-        // owns the long backoff, so it notices lost leadership or a shutdown.
-        retry: { retries: 40, initialRetryTime: 5, multiplier: 1.2, factor: 0.1, maxRetryTime: 2_000 },
-      });
-      this.producers.push(producer);
-      await producer.connect();
-      const fence = await producer.transaction();
-      await fence.abort();
-    }
+    const producer = this.options.kafka.producer({
+      // Java-compatible murmur2 partitioning: a key lands on the same partition as from any Kafka client.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Bounded, unlike kafkajs' default for idempotent producers: our loop owns the long backoff,
+      // so it notices lost leadership or a shutdown, and it resends from the database with a new
+      // producer, so nothing is lost (a retried batch may arrive twice; consumers dedupe by ce_id).
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
+    });
+    this.producer = producer;
+    await producer.connect();
   }
 
-  /** Sends `messages` in order as one transaction; commits only if `signal` is still live. */
+  /** Sends `messages` in order; stops before the next request once `signal` is aborted. */
   async publish(messages: Message[], signal: AbortSignal): Promise<void> {
-    const producer = this.producers[this.turn++ % PRODUCERS_PER_TOPIC];
+    const producer = this.producer;
     if (!producer) throw new Error('sink is not open');
-    const transaction = await producer.transaction();
-    try {
-      for (const chunk of chunksBySize(messages, this.options.maxRequestBytes)) {
-        if (signal.aborted) throw new LeadershipLostError(String((signal.reason as Error | undefined)?.message ?? 'aborted'));
-        await transaction.send({ topic: this.options.topic, messages: chunk, acks: -1 });
-      }
+    for (const chunk of chunksBySize(messages, this.options.maxRequestBytes)) {
       if (signal.aborted) throw new LeadershipLostError(String((signal.reason as Error | undefined)?.message ?? 'aborted'));
-      await transaction.commit();
-    } catch (error) {
-      if (transaction.isActive()) await transaction.abort().catch(() => undefined);
-      throw error;
+      await producer.send({ topic: this.options.topic, messages: chunk, acks: -1 });
     }
   }
 
   async close(): Promise<void> {
-    const producers = this.producers;
-    this.producers = [];
-    await Promise.all(
-      producers.map((producer) =>
-        producer.disconnect().catch((error: unknown) => this.options.log.debug({ err: error }, 'producer disconnect failed')),
-      ),
-    );
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch((error: unknown) => this.options.log.debug({ err: error }, 'producer disconnect failed'));
   }
 }
 

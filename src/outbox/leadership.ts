@@ -29,14 +29,23 @@ interface Held {
   controller: AbortController;
 }
 
+/** A leader starts a send only within this long of its last confirmed check (see below). */
+export const LEASE_MS = 2_000;
+
 /**
  * Holds, on one dedicated connection, a session-level advisory lock per topic this replica
  * publishes, and LISTENs for the outbox trigger's NOTIFY on the same connection.
  *
- * A lock dies with its session, so when a leader's process or connection dies Postgres releases
- * it and the next standby's try takes over. The leader treats any error on the connection, or a
- * check that does not answer in time, as lost leadership and aborts its publishing at once.
- * Server-side TCP keepalives bound how long a silently vanished leader keeps its lock.
+ * Why two leaders never publish at once:
+ * - A lock dies with its session. A leader process that dies, or whose connection is closed or
+ *   terminated, loses the lock at once, and learns it at once (the connection errors): it aborts
+ *   before its next send. A standby's next try (every 500 ms) takes over.
+ * - A leader cut off silently (network partition) cannot learn it from an error. It checks its
+ *   connection every 500 ms and starts a send only within LEASE_MS of the last check that
+ *   answered; a check unanswered for 5 s ends its leadership. The server, meanwhile, keeps the
+ *   lock until TCP keepalive gives the client up: 30 s idle + 3 probes × 10 s = 60 s. A send in
+ *   flight ends within the producer's bound (4 attempts × 10 s request timeout), so the old
+ *   leader is silent well before any standby can win the lock.
  */
 export class TopicLeadership extends EventEmitter<{
   acquired: [Leadership];
@@ -51,6 +60,7 @@ export class TopicLeadership extends EventEmitter<{
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   connected = false;
+  private confirmedAt = 0;
 
   constructor(private readonly options: TopicLeadershipOptions) {
     super();
@@ -68,6 +78,11 @@ export class TopicLeadership extends EventEmitter<{
   current(topic: string): Leadership | undefined {
     const held = this.held.get(topic);
     return held ? { topic, term: held.term, signal: held.controller.signal } : undefined;
+  }
+
+  /** Whether the lock connection answered a check within `maxAgeMs`: the leader's lease. */
+  confirmedWithin(maxAgeMs: number): boolean {
+    return this.connected && Date.now() - this.confirmedAt <= maxAgeMs;
   }
 
   leading(): string[] {
@@ -116,8 +131,8 @@ export class TopicLeadership extends EventEmitter<{
     });
     this.client = client;
     await client.connect();
-    // The server notices a vanished leader within ~25 s and frees its locks for a standby.
-    await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    // The server gives a vanished leader up after 60 s and frees its locks for a standby.
+    await client.query('SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3');
     await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
     this.connected = true;
     this.emit('connected');
@@ -145,6 +160,7 @@ export class TopicLeadership extends EventEmitter<{
     } finally {
       clearTimeout(timer);
     }
+    if (client === this.client) this.confirmedAt = Date.now();
     for (const row of rows) {
       if (!row.locked || client !== this.client) continue;
       const term = (await client.query<{ term: string }>("SELECT nextval('outbox_leader_term')::text AS term")).rows[0]!.term;

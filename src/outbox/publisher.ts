@@ -30,7 +30,7 @@ export interface PublisherOptions {
 }
 
 export const PUBLISHER_DEFAULTS = {
-  batchSize: 1000,
+  batchSize: 2000,
   pollIntervalMs: 1000,
   retainMs: 24 * 3_600_000,
   // Kafka's default message.max.bytes (1 MiB) less room for the batch framing.
@@ -59,13 +59,15 @@ export class OutboxPublisher {
   constructor(private readonly options: PublisherOptions) {
     this.instance = options.instance ?? `${process.env.HOSTNAME || hostname()}-${process.pid}`;
     this.log = options.log.child({ instance: this.instance });
-    this.pool = createPool(options.databaseUrl, { applicationName: 'paymentsctl publish-outbox', max: 10 });
-    // This pool only reads rows and marks them published. A mark lost to a server crash means the
-    // rows are sent again (a duplicate, never a loss), so it need not wait for the WAL flush.
-    this.pool.on('connect', (client) => {
-      client.query('SET synchronous_commit = off').catch(() => undefined);
+    this.pool = createPool(options.databaseUrl, {
+      applicationName: 'paymentsctl publish-outbox',
+      max: 10,
+      // This pool only reads rows and marks them published. A mark lost to a server crash means
+      // the rows are sent again (a duplicate, never a loss), so it need not wait for the WAL flush.
+      settings: { synchronous_commit: 'off' },
     });
-    this.kafka = createKafka({ brokers: options.brokers, log: this.log, clientId: `paymentsctl-outbox-${this.instance}` });
+    // A bounded request timeout bounds how long a send can outlive the leader's lease (see leadership.ts).
+    this.kafka = createKafka({ brokers: options.brokers, log: this.log, clientId: `paymentsctl-outbox-${this.instance}`, requestTimeoutMs: 10_000 });
     this.leadership = new TopicLeadership({
       databaseUrl: options.databaseUrl,
       log: this.log,
@@ -105,7 +107,6 @@ export class OutboxPublisher {
       const publisher = new TopicPublisher({
         topic,
         kafkaTopic,
-        transactionalId: `paymentsctl-outbox.${kafkaTopic}`,
         pool: this.pool,
         kafka: this.kafka,
         leadership: this.leadership,

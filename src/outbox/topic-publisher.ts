@@ -4,8 +4,8 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { Backoff, abortableSleep } from './backoff.js';
 import { cloudEventHeaders, type OutboxRow } from './envelope.js';
-import { LeadershipLostError, TransactionalSink, isPermanentKafkaError, messageBytes } from './kafka-sink.js';
-import type { Leadership, TopicLeadership } from './leadership.js';
+import { KafkaSink, LeadershipLostError, isPermanentKafkaError, messageBytes } from './kafka-sink.js';
+import { LEASE_MS, type Leadership, type TopicLeadership } from './leadership.js';
 import type { PublisherMetrics } from './metrics.js';
 import { claimBatch, markPublished, markRejected } from './store.js';
 
@@ -14,7 +14,6 @@ export interface TopicPublisherOptions {
   topic: string;
   /** where it goes in Kafka (the topic behind the configured prefix) */
   kafkaTopic: string;
-  transactionalId: string;
   pool: pg.Pool;
   kafka: Kafka;
   leadership: TopicLeadership;
@@ -28,10 +27,10 @@ export interface TopicPublisherOptions {
 }
 
 /**
- * Publishes one topic while this replica leads it: claim rows in id order, send them as one Kafka
- * transaction, mark them published after the commit. The next claim runs while a batch is in
- * Kafka, and marking runs while the next batch is sent; sends themselves are strictly sequential,
- * so a key's events never pass each other.
+ * Publishes one topic while this replica leads it: claim rows in id order, send them, mark them
+ * published once Kafka acknowledged them. The next claim runs while a batch is in Kafka, and
+ * marking runs while the next batch is sent; sends themselves are strictly sequential, so a key's
+ * events never pass each other.
  */
 export class TopicPublisher {
   private stopping = false;
@@ -58,7 +57,7 @@ export class TopicPublisher {
     this.running ??= this.run();
   }
 
-  /** Finishes the batch in flight (send, commit, mark), then stops. */
+  /** Finishes the batch in flight (send, acknowledgement, mark), then stops. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
@@ -99,10 +98,9 @@ export class TopicPublisher {
 
   private async lead(lead: Leadership): Promise<void> {
     const { options, log } = this;
-    const sink = new TransactionalSink({
+    const sink = new KafkaSink({
       kafka: options.kafka,
       topic: options.kafkaTopic,
-      transactionalId: options.transactionalId,
       log,
       maxRequestBytes: options.maxRequestBytes,
     });
@@ -158,6 +156,7 @@ export class TopicPublisher {
           prefetch.catch(() => undefined);
         }
         try {
+          await this.holdLease(lead);
           await sink.publish(this.toMessages(batch, lead), lead.signal);
         } catch (error) {
           if (error instanceof LeadershipLostError) break;
@@ -181,6 +180,14 @@ export class TopicPublisher {
     }
   }
 
+  /** Waits until the lock connection has answered recently; gives up when leadership ends. */
+  private async holdLease(lead: Leadership): Promise<void> {
+    while (!this.options.leadership.confirmedWithin(LEASE_MS)) {
+      if (lead.signal.aborted) throw new LeadershipLostError(String((lead.signal.reason as Error | undefined)?.message ?? 'aborted'));
+      await abortableSleep(20, [lead.signal]);
+    }
+  }
+
   private toMessages(batch: OutboxRow[], lead: Leadership): Message[] {
     const publisher = { instance: this.options.instance, term: lead.term };
     return batch.map((row) => ({ key: row.key, value: row.payload, headers: cloudEventHeaders(row, publisher) }));
@@ -194,7 +201,7 @@ export class TopicPublisher {
   }
 
   /**
-   * Marks rows published after their commit, in order, retrying until it succeeds or leadership
+   * Marks rows published after Kafka acknowledged them, in order, retrying until it succeeds or leadership
    * ends (the next leader then sends them again: a duplicate, never a loss).
    */
   private queueMark(previous: Promise<void>, ids: string[], sent: Set<string>, lead: Leadership): Promise<void> {
@@ -236,12 +243,12 @@ export class TopicPublisher {
   }
 
   /**
-   * Kafka refused a batch for good: send its rows one per transaction, in order, to find the
+   * Kafka refused a batch for good: send its rows one at a time, in order, to find the
    * refused ones; set those aside and hold back the rest of their key.
    */
   private async isolateRejected(
     batch: OutboxRow[],
-    sink: TransactionalSink,
+    sink: KafkaSink,
     lead: Leadership,
     published: (ids: string[]) => void,
   ): Promise<void> {
@@ -249,6 +256,7 @@ export class TopicPublisher {
     for (const row of batch) {
       if (heldKeys.has(row.key) || lead.signal.aborted) continue;
       try {
+        await this.holdLease(lead);
         await sink.publish(this.toMessages([row], lead), lead.signal);
         this.recordPublished([row]);
         published([row.id]);

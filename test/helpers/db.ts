@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { ensureDatabase, dropDatabase } from '../../src/db/databases.js';
@@ -28,4 +29,14 @@ export async function createEmptyDatabase(): Promise<TestDatabase> {
 async function create(adminUrl: string, name: string, template?: string): Promise<TestDatabase> {
   await ensureDatabase(adminUrl, name, template);
   return { name, url: withDatabase(adminUrl, name), drop: () => dropDatabase(adminUrl, name) };
+}
+
+/**
+ * A pool for a test's own queries. Dropping the database (WITH FORCE) may terminate a connection
+ * the pool is still closing; the listener keeps that from surfacing as an uncaught error.
+ */
+export function testPool(url: string, max = 8): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
 }

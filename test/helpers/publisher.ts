@@ -1,7 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN } from './cli.js';
-import { freePort } from '../../src/stack/ports.js';
 
 export interface PublisherProcess {
   metricsPort: number;
@@ -17,8 +16,8 @@ export async function startPublisher(
   env: { DATABASE_URL: string; KAFKA_BROKERS: string; KAFKA_TOPIC_PREFIX: string },
   args: string[] = [],
 ): Promise<PublisherProcess> {
-  const metricsPort = await freePort();
-  const child = execa(process.execPath, [BIN, 'publish-outbox', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), ...args], {
+  // Port 0: the publisher binds a free port itself and logs it, so parallel tests never collide.
+  const child = execa(process.execPath, [BIN, 'publish-outbox', '--metrics-host', '127.0.0.1', '--metrics-port', '0', ...args], {
     env: { ...env, LOG_LEVEL: 'info' },
     reject: false,
     stdin: 'ignore',
@@ -27,6 +26,14 @@ export async function startPublisher(
   });
   let output = '';
   child.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let metricsPort = 0;
+  for (let i = 0; !metricsPort; i++) {
+    const line = output.split('\n').find((l) => l.includes('serving /healthz'));
+    if (line) metricsPort = (JSON.parse(line) as { port: number }).port;
+    else if (child.exitCode !== null && child.exitCode !== undefined) throw new Error(`publisher exited early:\n${output}`);
+    else if (i > 600) throw new Error(`publisher did not start:\n${output}`);
+    else await sleep(25);
+  }
   const metrics = async () => {
     try {
       return await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -34,15 +41,6 @@ export async function startPublisher(
       throw new Error(`publisher metrics unreachable (${(error as Error).message}); its output:\n${output.slice(-4000)}`);
     }
   };
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok) break;
-    } catch {
-      if (child.exitCode !== null && child.exitCode !== undefined) throw new Error(`publisher exited early:\n${output}`);
-      if (i > 300) throw new Error(`publisher did not start:\n${output}`);
-      await sleep(50);
-    }
-  }
   return {
     metricsPort,
     process: child,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
 import { inspectDelivery } from '../helpers/outbox-checks.js';
@@ -26,7 +26,7 @@ describe('publish-outbox when the Kafka broker goes away', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    pool = testPool(db.url, 4);
     workDir = await mkdtemp(join(tmpdir(), 'paymentsctl-kafka-restart-'));
     broker = await launch();
   });

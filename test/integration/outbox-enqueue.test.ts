@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { enqueue, enqueueMany } from '../../src/outbox/enqueue.js';
 import { UsageError } from '../../src/errors.js';
 import { OUTBOX_KEY_LOCK_NAMESPACE } from '../../src/db/locks.js';
@@ -11,7 +11,7 @@ describe('enqueue', () => {
   let pool: pg.Pool;
   beforeAll(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    pool = testPool(db.url, 6);
   });
   afterAll(async () => {
     await pool.end();

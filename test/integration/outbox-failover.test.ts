@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
 import { inspectDelivery } from '../helpers/outbox-checks.js';
@@ -18,7 +18,7 @@ describe('publish-outbox failover', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 8 });
+    pool = testPool(db.url, 8);
   });
   afterAll(async () => {
     await Promise.all(publishers.map((p) => p.kill('SIGKILL')));

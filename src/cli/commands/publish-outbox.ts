@@ -33,7 +33,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
     .option('--brokers <list>', 'Kafka brokers (default: KAFKA_BROKERS)')
     .option('--topic-prefix <prefix>', 'prefix added to the Kafka topic name (default: KAFKA_TOPIC_PREFIX)')
-    .option('--batch-size <n>', 'rows per Kafka transaction', '1000')
+    .option('--batch-size <n>', 'rows per Kafka transaction', '2000')
     .option('--poll-interval <duration>', 'fallback poll when no NOTIFY arrives', '1s')
     .option('--retain <duration>', 'delete published rows older than this; 0 keeps them', '24h')
     .option('--max-message-bytes <n>', 'rows larger than this are set aside, not sent', '1000000')
