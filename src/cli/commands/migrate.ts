@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { collect } from '../options.js';
 import { ExitCode, UsageError } from '../../errors.js';
 
 interface MigrateFlags {
@@ -11,8 +12,6 @@ interface MigrateFlags {
   concurrency: string;
   migrationsDir?: string;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function migrateCommand(ctx: () => CliContext): Command {
   return new Command('migrate')

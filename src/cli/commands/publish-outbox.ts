@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { collect } from '../options.js';
 import { UsageError } from '../../errors.js';
 
 interface PublishFlags {
@@ -15,8 +16,6 @@ interface PublishFlags {
   metricsHost: string;
   metricsPort: string;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function publishOutboxCommand(ctx: () => CliContext): Command {
   return new Command('publish-outbox')
