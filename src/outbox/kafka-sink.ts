@@ -18,9 +18,19 @@ const PERMANENT_KAFKA_ERRORS = new Set([
   'INVALID_TIMESTAMP',
 ]);
 
+/** Kafka error codes (e.g. MESSAGE_TOO_LARGE) in an error and what it wraps: kafkajs nests them in `cause` after retries. */
+export function kafkaErrorTypes(error: unknown, depth = 0): string[] {
+  if (!error || typeof error !== 'object' || depth > 5) return [];
+  const { type, cause, errors } = error as { type?: unknown; cause?: unknown; errors?: unknown };
+  return [
+    ...(typeof type === 'string' ? [type] : []),
+    ...kafkaErrorTypes(cause, depth + 1),
+    ...(Array.isArray(errors) ? errors.flatMap((inner) => kafkaErrorTypes(inner, depth + 1)) : []),
+  ];
+}
+
 export function isPermanentKafkaError(error: unknown): boolean {
-  const type = (error as { type?: string } | undefined)?.type;
-  return type !== undefined && PERMANENT_KAFKA_ERRORS.has(type);
+  return kafkaErrorTypes(error).some((type) => PERMANENT_KAFKA_ERRORS.has(type));
 }
 
 export interface SinkOptions {

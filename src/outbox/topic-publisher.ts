@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { Backoff, abortableSleep } from './backoff.js';
 import { cloudEventHeaders, type OutboxRow } from './envelope.js';
-import { KafkaSink, LeadershipLostError, isPermanentKafkaError, messageBytes } from './kafka-sink.js';
+import { KafkaSink, LeadershipLostError, isPermanentKafkaError, kafkaErrorTypes, messageBytes } from './kafka-sink.js';
 import { LEASE_MS, type Leadership, type TopicLeadership } from './leadership.js';
 import type { PublisherMetrics } from './metrics.js';
 import { claimBatch, markPublished, markRejected } from './store.js';
@@ -114,7 +114,16 @@ export class TopicPublisher {
       options.metrics.errors.inc({ topic: options.topic, kind });
       const failures = backoff.failures;
       if (failures === 0 || failures % 10 === 0) {
-        log.warn({ err: errorMessage(error), kind, failures: failures + 1 }, 'publishing failed; rows stay unpublished and are retried');
+        const missingTopic = kafkaErrorTypes(error).includes('UNKNOWN_TOPIC_OR_PARTITION');
+        log.warn(
+          {
+            err: errorMessage(error),
+            kind,
+            failures: failures + 1,
+            ...(missingTopic ? { hint: `Kafka has no topic ${options.kafkaTopic}; create it (paymentsctl topics ensure)` } : {}),
+          },
+          'publishing failed; rows stay unpublished and are retried',
+        );
       }
       prefetch = undefined;
       if (kind === 'kafka') {
