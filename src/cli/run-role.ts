@@ -2,9 +2,10 @@ import type { Logger } from '../log.js';
 
 /**
  * Keeps a long-running role alive until SIGTERM or SIGINT, then runs its graceful stop. A second
- * signal, or a stop that takes longer than `graceMs`, ends the process at once.
+ * signal, or a stop that takes longer than `graceMs`, ends the process at once. Returns the signal
+ * (SIGTERM is how a container is told to stop: exit 0; SIGINT is an operator's Ctrl-C: 130).
  */
-export async function runUntilSignalled(stop: () => Promise<void>, log: Logger, graceMs = 30_000): Promise<void> {
+export async function runUntilSignalled(stop: () => Promise<void>, log: Logger, graceMs = 30_000): Promise<NodeJS.Signals> {
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -21,4 +22,5 @@ export async function runUntilSignalled(stop: () => Promise<void>, log: Logger, 
   await stop();
   clearTimeout(timer);
   log.info('stopped');
+  return signal;
 }

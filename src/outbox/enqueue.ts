@@ -69,33 +69,30 @@ function toRow(message: OutboxMessage, index: number): Row {
   };
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
+// Rows go in ordered by the per-key lock they take (sql/002), then by position: every batch takes
+// those locks in one global order, so two batches cannot deadlock on them, and a key's events
+// keep the order given.
 const INSERT = `
   INSERT INTO outbox (event_id, topic, key, type, payload, headers)
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])`;
+  SELECT m.event_id, m.topic, m.key, m.type, m.payload, m.headers
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+       WITH ORDINALITY AS m(event_id, topic, key, type, payload, headers, position)
+  ORDER BY hashtext(m.topic || E'\n' || m.key), m.position`;
 
 /**
  * Adds events to the outbox with the application's own client, inside its own transaction: they
  * are published only if, and once, that transaction commits. Returns the event ids in order.
- *
- * Rows are inserted in key order, so two transactions enqueueing the same keys take the per-key
- * ordering locks in the same order and cannot deadlock on them.
  */
 export async function enqueueMany(client: Queryable, messages: readonly OutboxMessage[]): Promise<string[]> {
   const rows = messages.map(toRow);
   if (rows.length === 0) return [];
-  const sorted = rows
-    .map((row, index) => ({ row, index }))
-    .sort((a, b) => compare(a.row.topic, b.row.topic) || compare(a.row.key, b.row.key) || a.index - b.index)
-    .map(({ row }) => row);
   await client.query(INSERT, [
-    sorted.map((r) => r.eventId),
-    sorted.map((r) => r.topic),
-    sorted.map((r) => r.key),
-    sorted.map((r) => r.type),
-    sorted.map((r) => r.payload),
-    sorted.map((r) => r.headers),
+    rows.map((r) => r.eventId),
+    rows.map((r) => r.topic),
+    rows.map((r) => r.key),
+    rows.map((r) => r.type),
+    rows.map((r) => r.payload),
+    rows.map((r) => r.headers),
   ]);
   return rows.map((r) => r.eventId);
 }

@@ -8,15 +8,12 @@ export class LeadershipLostError extends Error {
   }
 }
 
-/** Kafka errors that no retry will cure for this message (e.g. too large); the row must be set aside. */
-const PERMANENT_KAFKA_ERRORS = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_REQUIRED_ACKS',
-  'INVALID_TIMESTAMP',
-]);
+/**
+ * Kafka errors that no retry will cure for this record (e.g. too large): the row is set aside.
+ * Only errors about the record itself: anything else (clock skew, configuration, corruption in
+ * transit) is retried and alerted on rather than setting healthy rows aside.
+ */
+const PERMANENT_KAFKA_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
 
 /** Kafka error codes (e.g. MESSAGE_TOO_LARGE) in an error and what it wraps: kafkajs nests them in `cause` after retries. */
 export function kafkaErrorTypes(error: unknown, depth = 0): string[] {
@@ -76,6 +73,12 @@ export class KafkaSink {
       if (signal.aborted) throw new LeadershipLostError(String((signal.reason as Error | undefined)?.message ?? 'aborted'));
       await producer.send({ topic: this.options.topic, messages: chunk, acks: -1 });
     }
+  }
+
+  /** A new producer, hence a new producer id and fresh sequence numbers. */
+  async reopen(): Promise<void> {
+    await this.close();
+    await this.open();
   }
 
   async close(): Promise<void> {

@@ -43,7 +43,8 @@ export const LEASE_MS = 2_000;
  * - A leader cut off silently (network partition) cannot learn it from an error. It checks its
  *   connection every 500 ms and starts a send only within LEASE_MS of the last check that
  *   answered; a check unanswered for 5 s ends its leadership. The server, meanwhile, keeps the
- *   lock until TCP keepalive gives the client up: 30 s idle + 3 probes × 10 s = 60 s. A send in
+ *   lock until it gives the client up: 60 s (TCP keepalive, or tcp_user_timeout while it still
+ *   has NOTIFYs to deliver). A send in
  *   flight ends within the producer's bound (4 attempts × 10 s request timeout), so the old
  *   leader is silent well before any standby can win the lock.
  */
@@ -98,9 +99,9 @@ export class TopicLeadership extends EventEmitter<{
     while (!this.stopped) {
       try {
         await this.connect();
-        backoffMs = 200;
         while (!this.stopped && this.client) {
           await this.check();
+          backoffMs = 200; // only a connection that answers counts as recovered
           await new Promise<void>((resolve) => {
             this.wake = resolve;
             setTimeout(resolve, this.options.checkIntervalMs ?? 500).unref();
@@ -110,9 +111,12 @@ export class TopicLeadership extends EventEmitter<{
         if (this.stopped) break;
         this.dropConnection(`database connection failed: ${errorMessage(error)}`);
         this.options.log.warn({ err: errorMessage(error), retryInMs: backoffMs }, 'outbox lock connection failed; retrying');
-        await sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5_000);
       }
+      if (this.stopped) break;
+      // After any loss, by error or by event: a server that accepts and then drops connections
+      // must not be hammered.
+      await sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 5_000);
     }
   }
 
@@ -124,50 +128,62 @@ export class TopicLeadership extends EventEmitter<{
       keepAlive: true,
       keepAliveInitialDelayMillis: 5_000,
     });
-    client.on('error', (error) => this.dropConnection(`database connection lost: ${errorMessage(error)}`));
-    client.on('end', () => this.dropConnection('database connection closed'));
+    // Events of a connection already replaced must not drop its successor.
+    client.on('error', (error) => {
+      if (client === this.client) this.dropConnection(`database connection lost: ${errorMessage(error)}`);
+    });
+    client.on('end', () => {
+      if (client === this.client) this.dropConnection('database connection closed');
+    });
     client.on('notification', (message) => {
       if (message.channel === OUTBOX_CHANNEL && message.payload) this.emit('notify', message.payload);
     });
     this.client = client;
     await client.connect();
-    // The server gives a vanished leader up after 60 s and frees its locks for a standby.
-    await client.query('SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3');
+    // The server gives up a vanished leader after 60 s and frees its locks for a standby: by TCP
+    // keepalive when the link is idle, by tcp_user_timeout when NOTIFYs are still being sent to it.
+    await client.query(
+      'SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 60000',
+    );
     await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
     this.connected = true;
     this.emit('connected');
   }
 
-  /** Verifies the connection answers and tries to take every wanted topic this replica does not lead. */
+  /**
+   * Verifies the connection answers and tries to take every wanted topic this replica does not
+   * lead; a won lock draws its term in the same statement, under the same timeout.
+   */
   private async check(): Promise<void> {
     const client = this.client;
     if (!client) return;
     const missing = this.wanted.filter((topic) => !this.held.has(topic));
     const timeoutMs = this.options.checkTimeoutMs ?? 5_000;
-    const query = missing.length
-      ? client.query<{ topic: string; locked: boolean }>(
-          'SELECT t AS topic, pg_try_advisory_lock($1, hashtext(t)) AS locked FROM unnest($2::text[]) AS t',
-          [PUBLISHER_LOCK_NAMESPACE, missing],
-        )
-      : client.query<{ topic: string; locked: boolean }>('SELECT NULL::text AS topic, false AS locked');
+    const sentAt = Date.now();
+    const query = client.query<{ topic: string; term: string | null }>(
+      `WITH tries AS (SELECT t, pg_try_advisory_lock($1, hashtext(t)) AS locked FROM unnest($2::text[]) AS t)
+       SELECT t AS topic, CASE WHEN locked THEN nextval('outbox_leader_term')::text END AS term FROM tries`,
+      [PUBLISHER_LOCK_NAMESPACE, missing],
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`lock connection did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
-    let rows: { topic: string; locked: boolean }[];
+    let rows: { topic: string; term: string | null }[];
     try {
       rows = (await Promise.race([query, timeout])).rows;
     } finally {
       clearTimeout(timer);
     }
-    if (client === this.client) this.confirmedAt = Date.now();
-    for (const row of rows) {
-      if (!row.locked || client !== this.client) continue;
-      const term = (await client.query<{ term: string }>("SELECT nextval('outbox_leader_term')::text AS term")).rows[0]!.term;
+    if (client !== this.client || this.stopped) return;
+    // The lease runs from when the check was sent: the server answered at some point after it.
+    this.confirmedAt = sentAt;
+    for (const { topic, term } of rows) {
+      if (term === null) continue;
       const held: Held = { term, controller: new AbortController() };
-      this.held.set(row.topic, held);
-      this.options.log.info({ topic: row.topic, term }, 'became the active outbox publisher');
-      this.emit('acquired', { topic: row.topic, term, signal: held.controller.signal });
+      this.held.set(topic, held);
+      this.options.log.info({ topic, term }, 'became the active outbox publisher');
+      this.emit('acquired', { topic, term, signal: held.controller.signal });
     }
   }
 
@@ -203,8 +219,9 @@ export class TopicLeadership extends EventEmitter<{
       client.removeAllListeners('end');
       client.removeAllListeners('error');
       client.on('error', () => undefined);
-      await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-      await client.end().catch(() => undefined);
+      // Bounded: a hung connection must not hold up shutdown; closing it frees the locks too.
+      await Promise.race([client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined), sleep(2_000)]);
+      await Promise.race([client.end().catch(() => undefined), sleep(2_000)]);
     }
     this.connected = false;
     await this.loop?.catch(() => undefined);

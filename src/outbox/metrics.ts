@@ -7,7 +7,11 @@ export function createPublisherMetrics(registry: Registry, readBacklog: () => Pr
   // Read once per scrape, shared by the three gauges that come from it.
   let pending: Promise<TopicBacklog[]> | undefined;
   const sample = () => {
-    pending ??= readBacklog().finally(() => setTimeout(() => (pending = undefined), 1000).unref());
+    // Bounded, so a hung database cannot hang /metrics (and with it a graceful shutdown).
+    pending ??= Promise.race([
+      readBacklog(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('backlog query timed out')), 2_000).unref()),
+    ]).finally(() => setTimeout(() => (pending = undefined), 1000).unref());
     return pending;
   };
   const fromBacklog = (pick: (row: TopicBacklog) => number) =>

@@ -74,12 +74,14 @@ export class OutboxPublisher {
       checkIntervalMs: options.takeoverIntervalMs ?? PUBLISHER_DEFAULTS.takeoverIntervalMs,
     });
     this.metrics = createPublisherMetrics(options.registry, () => backlog(this.pool, [...this.publishers.keys()]));
-    this.leadership.on('notify', (topic) => {
-      const publisher = this.publishers.get(topic);
-      if (publisher) publisher.wake();
-      else if (!options.topics) this.addTopics([topic]);
-    });
+    this.leadership.on('notify', this.onNotify);
   }
+
+  private readonly onNotify = (topic: string): void => {
+    const publisher = this.publishers.get(topic);
+    if (publisher) publisher.wake();
+    else if (!this.options.topics) this.addTopics([topic]);
+  };
 
   start(): void {
     this.addTopics(this.options.topics ?? Object.values(Topics));
@@ -99,6 +101,8 @@ export class OutboxPublisher {
   }
 
   private addTopics(topics: string[]): void {
+    // A publisher started during shutdown would never be stopped, and would keep the process alive.
+    if (this.stopController.signal.aborted) return;
     const prefix = this.options.topicPrefix ?? '';
     let added = false;
     for (const topic of topics) {
@@ -165,6 +169,7 @@ export class OutboxPublisher {
   /** Finishes in-flight batches, releases every lock (a standby takes over at once), disconnects. */
   async stop(): Promise<void> {
     this.stopController.abort();
+    this.leadership.off('notify', this.onNotify);
     await Promise.all([...this.publishers.values()].map((publisher) => publisher.stop()));
     await this.leadership.stop();
     await Promise.all(this.background);

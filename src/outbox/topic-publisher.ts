@@ -89,10 +89,10 @@ export class TopicPublisher {
 
   private async idle(ms: number, signal?: AbortSignal, { ignorePendingWake = false } = {}): Promise<void> {
     if ((this.wakePending && !ignorePendingWake) || this.stopping) return;
-    await new Promise<void>((resolve) => {
-      this.wakeIdle = resolve;
-      void abortableSleep(ms, signal ? [signal, this.stopController.signal] : [this.stopController.signal]).then(resolve);
-    });
+    // Its own controller, so a wake-up also cancels the timer instead of leaving it behind.
+    const woken = new AbortController();
+    this.wakeIdle = () => woken.abort();
+    await abortableSleep(ms, [woken.signal, this.stopController.signal, ...(signal ? [signal] : [])]);
     this.wakeIdle = undefined;
   }
 
@@ -105,7 +105,8 @@ export class TopicPublisher {
       maxRequestBytes: options.maxRequestBytes,
     });
     const backoff = new Backoff();
-    const sent = new Set<string>(); // committed to Kafka, not yet marked published
+    const waits = [lead.signal, this.stopController.signal];
+    const sent = new Set<string>(); // acknowledged by Kafka, not yet marked published
     let marking: Promise<void> = Promise.resolve();
     let prefetch: Promise<OutboxRow[]> | undefined;
     let open = false;
@@ -130,7 +131,7 @@ export class TopicPublisher {
         open = false;
         await sink.close();
       }
-      await backoff.wait([lead.signal, this.stopController.signal]);
+      await backoff.wait(waits);
     };
 
     try {
@@ -144,11 +145,23 @@ export class TopicPublisher {
             continue;
           }
         }
+        if (sent.size >= 2 * options.batchSize) {
+          // Marks are falling behind (the database refuses writes): wait for them rather than let
+          // the set of sent-but-unmarked rows, and every claim's exclusion list, grow without bound.
+          prefetch = undefined;
+          await marking;
+          continue;
+        }
         let batch: OutboxRow[];
         try {
-          this.wakePending = false;
-          batch = await (prefetch ?? claimBatch(options.pool, options.topic, [...sent], options.batchSize));
-          prefetch = undefined;
+          if (prefetch) {
+            batch = await prefetch;
+            prefetch = undefined;
+          } else {
+            // Cleared only before a fresh read: a prefetch may predate the NOTIFY that set it.
+            this.wakePending = false;
+            batch = await claimBatch(options.pool, options.topic, [...sent], options.batchSize);
+          }
         } catch (error) {
           await fail('database', error);
           continue;
@@ -168,15 +181,16 @@ export class TopicPublisher {
           await this.holdLease(lead);
           await sink.publish(this.toMessages(batch, lead), lead.signal);
         } catch (error) {
+          prefetch = undefined;
           if (error instanceof LeadershipLostError) break;
-          if (isPermanentKafkaError(error)) {
-            prefetch = undefined;
-            await this.isolateRejected(batch, sink, lead, (ids) => {
-              marking = this.queueMark(marking, ids, sent, lead);
-            });
+          if (!isPermanentKafkaError(error)) {
+            await fail('kafka', error);
             continue;
           }
-          await fail('kafka', error);
+          const transient = await this.isolateRejected(batch, sink, lead, (ids) => {
+            marking = this.queueMark(marking, ids, sent, lead);
+          });
+          if (transient !== undefined) await fail('kafka', transient);
           continue;
         }
         backoff.reset();
@@ -210,8 +224,9 @@ export class TopicPublisher {
   }
 
   /**
-   * Marks rows published after Kafka acknowledged them, in order, retrying until it succeeds or leadership
-   * ends (the next leader then sends them again: a duplicate, never a loss).
+   * Marks rows published after Kafka acknowledged them, in order, retrying until it succeeds. It
+   * gives up when leadership ends or the process stops: the next leader then sends those rows
+   * again, a duplicate, never a loss.
    */
   private queueMark(previous: Promise<void>, ids: string[], sent: Set<string>, lead: Leadership): Promise<void> {
     for (const id of ids) sent.add(id);
@@ -225,9 +240,8 @@ export class TopicPublisher {
         } catch (error) {
           this.options.metrics.errors.inc({ topic: this.options.topic, kind: 'database' });
           if (backoff.failures === 0) this.log.warn({ err: errorMessage(error), rows: ids.length }, 'marking rows published failed; retrying');
-          // Giving up leaves the rows for the next leader to send again: a duplicate, never a loss.
-          if (lead.signal.aborted || (this.stopping && backoff.failures >= 3)) return;
-          await backoff.wait([lead.signal]);
+          if (lead.signal.aborted || this.stopping) return;
+          await backoff.wait([lead.signal, this.stopController.signal]);
         }
       }
     });
@@ -252,29 +266,43 @@ export class TopicPublisher {
   }
 
   /**
-   * Kafka refused a batch for good: send its rows one at a time, in order, to find the
-   * refused ones; set those aside and hold back the rest of their key.
+   * Kafka refused a batch for good: send its rows one at a time, in order, to find the refused
+   * ones; set those aside and hold back the rest of their key. Returns a transient error that
+   * interrupted it, if any (the rows not sent stay unpublished for the next round).
+   *
+   * kafkajs rolls back the sequence numbers of every partition of a failed request, even those
+   * the broker wrote, so each failure is followed by a new producer (a new producer id) before
+   * anything else is sent; a reused one could have a later row dropped as a "duplicate".
    */
   private async isolateRejected(
     batch: OutboxRow[],
     sink: KafkaSink,
     lead: Leadership,
     published: (ids: string[]) => void,
-  ): Promise<void> {
+  ): Promise<unknown> {
     const heldKeys = new Set<string>();
-    for (const row of batch) {
-      if (heldKeys.has(row.key) || lead.signal.aborted) continue;
-      try {
-        await this.holdLease(lead);
-        await sink.publish(this.toMessages([row], lead), lead.signal);
-        this.recordPublished([row]);
-        published([row.id]);
-      } catch (error) {
-        if (!isPermanentKafkaError(error)) return; // transient: the outer loop retries from the database
-        await this.reject(row, `Kafka rejected the record: ${errorMessage(error)}`);
-        heldKeys.add(row.key);
+    try {
+      await sink.reopen();
+      for (const row of batch) {
+        if (heldKeys.has(row.key)) continue;
+        if (lead.signal.aborted || this.stopping) return undefined;
+        try {
+          await this.holdLease(lead);
+          await sink.publish(this.toMessages([row], lead), lead.signal);
+          this.recordPublished([row]);
+          published([row.id]);
+        } catch (error) {
+          if (error instanceof LeadershipLostError) return undefined;
+          if (!isPermanentKafkaError(error)) return error;
+          await this.reject(row, `Kafka rejected the record: ${errorMessage(error)}`);
+          heldKeys.add(row.key);
+          await sink.reopen();
+        }
       }
+    } catch (error) {
+      return error; // reopening failed
     }
+    return undefined;
   }
 
   private async reject(row: OutboxRow, reason: string): Promise<void> {

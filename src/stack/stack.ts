@@ -133,14 +133,17 @@ export async function stackUp(options: StackOptions = {}): Promise<StackInfo> {
     if (previous && !kafkaHealthy && previous.kafka.managed) await stopKafka(previous.kafka.managed, { removeData: true });
 
     const started: { postgres?: ManagedPostgres; kafka?: ManagedKafka } = {};
+    // Both run to the end even if one fails, so whatever the other started is known and stopped.
+    const [postgres, kafka] = await Promise.allSettled([
+      previous && pgHealthy ? previous.postgres : upPostgres({ ...resolved, freshPostgres: options.freshPostgres }, started),
+      previous && kafkaHealthy ? previous.kafka : upKafka(resolved, started),
+    ]);
     try {
-      const [postgres, kafka] = await Promise.all([
-        previous && pgHealthy ? previous.postgres : upPostgres({ ...resolved, freshPostgres: options.freshPostgres }, started),
-        previous && kafkaHealthy ? previous.kafka : upKafka(resolved, started),
-      ]);
-      const state: StackState = { version: 1, startedAt: new Date().toISOString(), postgres, kafka };
+      if (postgres.status === 'rejected') throw postgres.reason;
+      if (kafka.status === 'rejected') throw kafka.reason;
+      const state: StackState = { version: 1, startedAt: new Date().toISOString(), postgres: postgres.value, kafka: kafka.value };
       await writeState(resolved.stateDir, state);
-      return { databaseUrl: postgres.url, kafkaBrokers: kafka.brokers, reused: false, state };
+      return { databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers, reused: false, state };
     } catch (error) {
       await Promise.allSettled([
         started.postgres && stopPostgres(started.postgres),

@@ -199,8 +199,10 @@ describe('publish-outbox', () => {
   });
 
   it('retention deletes only published rows older than the window', async () => {
-    const ids = await commit(Array.from({ length: 6 }, (_, i) => order(`r${i}`, i)));
-    const [oldPublished, oldPublished2, recentPublished, oldUnpublished] = ids;
+    // Written one transaction at a time, oldest first, as they would have been over three days.
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(...(await commit([order(`r${i}`, i)])));
+    const [oldUnpublished, oldPublished, oldPublished2, recentPublished] = ids;
     const age = (interval: string, ids: (string | undefined)[], published: boolean) =>
       pool.query(
         `UPDATE outbox SET created_at = now() - $1::interval, published_at = ${published ? `now() - $1::interval + interval '1 second'` : 'NULL'}

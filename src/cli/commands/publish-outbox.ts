@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { collect } from '../options.js';
-import { UsageError } from '../../errors.js';
+import { ConfigError, ExitCode, UsageError } from '../../errors.js';
 
 interface PublishFlags {
   topic?: string[];
@@ -17,22 +17,28 @@ interface PublishFlags {
   metricsPort: string;
 }
 
+function atLeast(ms: number, minimum: number, flag: string): number {
+  if (ms < minimum) throw new ConfigError(flag, `${flag} must be at least ${minimum}ms`);
+  return ms;
+}
+
 export function publishOutboxCommand(ctx: () => CliContext): Command {
   return new Command('publish-outbox')
     .summary('move outbox rows to Kafka (one active publisher per topic across replicas)')
     .description(
-      'Publish rows of the outbox table to Kafka, in order, and mark them published.\n' +
-        'Run any number of replicas: one is active per topic (a PostgreSQL session advisory lock); standbys\n' +
-        'take over when it dies. Wakes on the outbox NOTIFY; polls only as a fallback. Each batch is one\n' +
-        'Kafka transaction (idempotent, acks=all) from a producer whose transactional id is the topic\'s,\n' +
-        'so a replaced leader is fenced by Kafka itself. Runs until SIGTERM/SIGINT, then finishes its batch.',
+      'Publish rows of the outbox table to Kafka in order and mark them published once acknowledged.\n' +
+        'Run any number of replicas: one is active per topic (a PostgreSQL session advisory lock on a\n' +
+        'dedicated connection); standbys take over when it dies or loses its connection. Wakes on the\n' +
+        'outbox NOTIFY; polls only as a fallback. Sends with an idempotent producer (acks=all). A row\n' +
+        'Kafka will not take is set aside (last_error) and holds back the later events of its key.\n' +
+        'Runs until SIGTERM/SIGINT, then finishes the batch in flight and releases its locks.',
     )
     .option('--topic <topic>', 'outbox topic to publish; repeat for several (default: all topics)', collect)
     .option('--all-topics', 'publish every topic that appears in the outbox (the default)')
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
     .option('--brokers <list>', 'Kafka brokers (default: KAFKA_BROKERS)')
     .option('--topic-prefix <prefix>', 'prefix added to the Kafka topic name (default: KAFKA_TOPIC_PREFIX)')
-    .option('--batch-size <n>', 'rows per Kafka transaction', '2000')
+    .option('--batch-size <n>', 'rows per claim (sent as consecutive requests of at most 900 kB)', '2000')
     .option('--poll-interval <duration>', 'fallback poll when no NOTIFY arrives', '1s')
     .option('--retain <duration>', 'delete published rows older than this; 0 keeps them', '24h')
     .option('--max-message-bytes <n>', 'rows larger than this are set aside, not sent', '1000000')
@@ -54,7 +60,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
         topicPrefix: topicPrefix(flags),
         topics: flags.topic?.length ? flags.topic : undefined,
         batchSize: positiveInt(flags.batchSize, '--batch-size', { max: 50_000 }),
-        pollIntervalMs: durationMs(flags.pollInterval, '--poll-interval'),
+        pollIntervalMs: atLeast(durationMs(flags.pollInterval, '--poll-interval'), 50, '--poll-interval'),
         retainMs,
         maxMessageBytes: positiveInt(flags.maxMessageBytes, '--max-message-bytes', { min: 1024 }),
         metricsPort: positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 }),
@@ -67,9 +73,10 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
         { instance: publisher.instance, topics: options.topics ?? 'all', prefix: options.topicPrefix || undefined, metricsPort: ops.port },
         'publish-outbox started',
       );
-      await runUntilSignalled(async () => {
+      const signal = await runUntilSignalled(async () => {
         await publisher.stop();
         await ops.server.close();
       }, c.log);
+      if (signal === 'SIGINT') c.exitCode = ExitCode.interrupted;
     });
 }
