@@ -75,6 +75,7 @@ export class OutboxPublisher {
     });
     this.metrics = createPublisherMetrics(options.registry, () => backlog(this.pool, [...this.publishers.keys()]));
     this.leadership.on('notify', this.onNotify);
+    this.leadership.on('acquired', (lead) => this.publishers.get(lead.topic)?.wake());
   }
 
   private readonly onNotify = (topic: string): void => {

@@ -42,9 +42,6 @@ export class TopicPublisher {
 
   constructor(private readonly options: TopicPublisherOptions) {
     this.log = options.log.child({ topic: options.topic });
-    options.leadership.on('acquired', (lead) => {
-      if (lead.topic === options.topic) this.wake();
-    });
   }
 
   /** Called on the outbox NOTIFY (and when leadership is won): look for rows now. */
@@ -70,7 +67,7 @@ export class TopicPublisher {
     while (!this.stopping) {
       const lead = leadership.current(topic);
       if (!lead) {
-        // A standby: winning the lock wakes this wait (see the 'acquired' listener).
+        // A standby: winning the lock wakes this wait (OutboxPublisher relays 'acquired').
         await this.idle(this.options.pollIntervalMs, undefined, { ignorePendingWake: true });
         continue;
       }
