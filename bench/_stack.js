@@ -16,7 +16,7 @@ export async function withBenchStack(fn) {
   const log = createLogger({ level: 'warn', pretty: false });
   // A throwaway cluster with fsync off (what `stack up --fresh-postgres` makes): the figures are
   // the publisher's, not this disk's flush latency (see the README on NOTIFY and commit rate).
-  const info = await stackUp({ stateDir, log, timeoutMs: 120_000, freshPostgres: true });
+  const info = await stackUp({ stateDir, log, timeoutMs: 120_000, freshPostgres: true, stripeEmulator: false });
   const databases = [];
   const newDatabase = async () => {
     const name = `bench_${randomBytes(4).toString('hex')}`;

@@ -10,6 +10,7 @@ import { stackCommand } from './commands/stack.js';
 import { migrateCommand } from './commands/migrate.js';
 import { topicsCommand } from './commands/topics.js';
 import { publishOutboxCommand } from './commands/publish-outbox.js';
+import { stripeEmulatorCommand } from './commands/stripe-emulator.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -36,7 +37,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
         '3 a required service or tool is unavailable · 130 interrupted',
     );
   // Subcommands inherit exitOverride and output settings only when added after they are set.
-  for (const make of [stackCommand, migrateCommand, topicsCommand, publishOutboxCommand]) {
+  for (const make of [stackCommand, migrateCommand, topicsCommand, publishOutboxCommand, stripeEmulatorCommand]) {
     const command = make(context);
     copySettings(program, command);
     program.addCommand(command);

@@ -22,6 +22,14 @@ import {
   type ManagedKafka,
 } from './kafka.js';
 import { isProcessAlive } from './process.js';
+import {
+  EMULATOR_API_KEY,
+  isStripeReachable,
+  startStripeEmulatorProcess,
+  stopStripeEmulator,
+  stopUnrecordedStripeEmulator,
+  type ManagedStripeEmulator,
+} from './stripe-emulator.js';
 import { readState, removeState, withStateLock, writeState, type StackState } from './state.js';
 import { defaultCacheDir, defaultStateDir } from './paths.js';
 
@@ -34,6 +42,8 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** start a throwaway cluster even when a server listens on 127.0.0.1:5432 */
   freshPostgres?: boolean;
+  /** start the Stripe emulator unless STRIPE_API_BASE or a Stripe key is configured (default true) */
+  stripeEmulator?: boolean;
   log?: Logger;
   timeoutMs?: number;
 }
@@ -41,8 +51,29 @@ export interface StackOptions {
 export interface StackInfo {
   databaseUrl: string;
   kafkaBrokers: string;
+  stripeApiBase?: string;
   reused: boolean;
   state: StackState;
+}
+
+/** The variables a shell (or a role) needs to use the stack; secrets only for the local emulator. */
+export function stackVariables(state: StackState): Record<string, string> {
+  return {
+    DATABASE_URL: state.postgres.url,
+    KAFKA_BROKERS: state.kafka.brokers,
+    ...(state.stripe?.apiBase ? { STRIPE_API_BASE: state.stripe.apiBase } : {}),
+    ...(state.stripe?.managed ? { STRIPE_API_KEY: EMULATOR_API_KEY, STRIPE_WEBHOOK_SECRET: state.stripe.managed.webhookSecret } : {}),
+  };
+}
+
+function infoOf(state: StackState, reused: boolean): StackInfo {
+  return {
+    databaseUrl: state.postgres.url,
+    kafkaBrokers: state.kafka.brokers,
+    ...(state.stripe?.apiBase ? { stripeApiBase: state.stripe.apiBase } : {}),
+    reused,
+    state,
+  };
 }
 
 function resolveOptions(options: StackOptions) {
@@ -64,6 +95,28 @@ async function isPostgresHealthy(state: StackState['postgres']): Promise<boolean
 async function isKafkaHealthy(state: StackState['kafka']): Promise<boolean> {
   if (state.managed && !isProcessAlive(state.managed.pid)) return false;
   return isKafkaReachable(state.brokers, 5000);
+}
+
+async function isStripeHealthy(state: StackState['stripe']): Promise<boolean> {
+  if (!state) return false;
+  if (!state.managed) return true;
+  return isProcessAlive(state.managed.pid) && isStripeReachable(state.managed.apiBase);
+}
+
+async function upStripe(
+  options: ReturnType<typeof resolveOptions> & { stripeEmulator?: boolean },
+  started: { stripe?: ManagedStripeEmulator },
+): Promise<NonNullable<StackState['stripe']>> {
+  const { env } = options;
+  if (env.STRIPE_API_BASE) return { mode: 'env', apiBase: env.STRIPE_API_BASE.replace(/\/+$/, '') };
+  // A Stripe key without a base means the real Stripe API: nothing to start.
+  if (env.STRIPE_API_KEY || env.STRIPE_KEY || options.stripeEmulator === false) return { mode: 'none' };
+  const workDir = join(options.stateDir, 'stripe');
+  const orphan = await stopUnrecordedStripeEmulator(workDir);
+  if (orphan) options.log?.warn({ pid: orphan }, 'stopped a Stripe emulator left by an interrupted stack up');
+  const managed = await startStripeEmulatorProcess({ workDir, log: options.log });
+  started.stripe = managed;
+  return { mode: 'managed', apiBase: managed.apiBase, managed };
 }
 
 async function upPostgres(
@@ -122,32 +175,38 @@ export async function stackUp(options: StackOptions = {}): Promise<StackInfo> {
   const resolved = resolveOptions(options);
   return withStateLock(resolved.stateDir, async () => {
     const previous = await readState(resolved.stateDir);
-    const [pgHealthy, kafkaHealthy] = previous
-      ? await Promise.all([isPostgresHealthy(previous.postgres), isKafkaHealthy(previous.kafka)])
-      : [false, false];
-    if (previous && pgHealthy && kafkaHealthy) {
-      return { databaseUrl: previous.postgres.url, kafkaBrokers: previous.kafka.brokers, reused: true, state: previous };
-    }
+    const [pgHealthy, kafkaHealthy, stripeHealthy] = previous
+      ? await Promise.all([isPostgresHealthy(previous.postgres), isKafkaHealthy(previous.kafka), isStripeHealthy(previous.stripe)])
+      : [false, false, false];
+    if (previous && pgHealthy && kafkaHealthy && stripeHealthy) return infoOf(previous, true);
     // Whatever of a previous stack died is cleaned up before its replacement starts.
     if (previous && !pgHealthy && previous.postgres.managed) await stopPostgres(previous.postgres.managed);
     if (previous && !kafkaHealthy && previous.kafka.managed) await stopKafka(previous.kafka.managed, { removeData: true });
+    if (previous && !stripeHealthy && previous.stripe?.managed) await stopStripeEmulator(previous.stripe.managed, join(resolved.stateDir, 'stripe'));
 
-    const started: { postgres?: ManagedPostgres; kafka?: ManagedKafka } = {};
-    // Both run to the end even if one fails, so whatever the other started is known and stopped.
-    const [postgres, kafka] = await Promise.allSettled([
+    const started: { postgres?: ManagedPostgres; kafka?: ManagedKafka; stripe?: ManagedStripeEmulator } = {};
+    // All run to the end even if one fails, so whatever the others started is known and stopped.
+    const [postgres, kafka, stripe] = await Promise.allSettled([
       previous && pgHealthy ? previous.postgres : upPostgres({ ...resolved, freshPostgres: options.freshPostgres }, started),
       previous && kafkaHealthy ? previous.kafka : upKafka(resolved, started),
+      previous?.stripe && stripeHealthy ? previous.stripe : upStripe({ ...resolved, stripeEmulator: options.stripeEmulator }, started),
     ]);
     try {
-      if (postgres.status === 'rejected') throw postgres.reason;
-      if (kafka.status === 'rejected') throw kafka.reason;
-      const state: StackState = { version: 1, startedAt: new Date().toISOString(), postgres: postgres.value, kafka: kafka.value };
+      for (const part of [postgres, kafka, stripe]) if (part.status === 'rejected') throw part.reason;
+      const state: StackState = {
+        version: 1,
+        startedAt: new Date().toISOString(),
+        postgres: (postgres as PromiseFulfilledResult<StackState['postgres']>).value,
+        kafka: (kafka as PromiseFulfilledResult<StackState['kafka']>).value,
+        stripe: (stripe as PromiseFulfilledResult<NonNullable<StackState['stripe']>>).value,
+      };
       await writeState(resolved.stateDir, state);
-      return { databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers, reused: false, state };
+      return infoOf(state, false);
     } catch (error) {
       await Promise.allSettled([
         started.postgres && stopPostgres(started.postgres),
         started.kafka && stopKafka(started.kafka, { removeData: true }),
+        started.stripe && stopStripeEmulator(started.stripe, join(resolved.stateDir, 'stripe')),
       ]);
       throw error;
     }
@@ -168,7 +227,14 @@ export async function stackDown(options: StackOptions = {}): Promise<StackDownRe
     if (!state) {
       const orphan = await stopUnrecordedKafka(join(resolved.stateDir, 'kafka'));
       if (orphan) result.stopped.push(`kafka (pid ${orphan}, left by an interrupted stack up)`);
+      const emulator = await stopUnrecordedStripeEmulator(join(resolved.stateDir, 'stripe'));
+      if (emulator) result.stopped.push(`stripe emulator (pid ${emulator}, left by an interrupted stack up)`);
       return result;
+    }
+    if (state.stripe?.managed) {
+      await stopStripeEmulator(state.stripe.managed, join(resolved.stateDir, 'stripe'));
+      await rm(join(resolved.stateDir, 'stripe'), { recursive: true, force: true });
+      result.stopped.push(`stripe emulator (pid ${state.stripe.managed.pid})`);
     }
     if (state.kafka.managed) {
       await stopKafka(state.kafka.managed, { removeData: true });
@@ -199,15 +265,20 @@ export interface StackStatus {
   stateDir: string;
   postgres?: ComponentStatus;
   kafka?: ComponentStatus;
+  stripe?: ComponentStatus;
 }
 
 export async function stackStatus(options: StackOptions = {}): Promise<StackStatus> {
   const resolved = resolveOptions(options);
   const state = await readState(resolved.stateDir);
   if (!state) return { running: false, stateDir: resolved.stateDir };
-  const [pgHealthy, kafkaHealthy] = await Promise.all([isPostgresHealthy(state.postgres), isKafkaHealthy(state.kafka)]);
+  const [pgHealthy, kafkaHealthy, stripeHealthy] = await Promise.all([
+    isPostgresHealthy(state.postgres),
+    isKafkaHealthy(state.kafka),
+    isStripeHealthy(state.stripe),
+  ]);
   return {
-    running: pgHealthy && kafkaHealthy,
+    running: pgHealthy && kafkaHealthy && stripeHealthy,
     stateDir: resolved.stateDir,
     postgres: {
       mode: state.postgres.mode,
@@ -226,15 +297,27 @@ export async function stackStatus(options: StackOptions = {}): Promise<StackStat
       logFile: state.kafka.managed?.logFile,
       version: state.kafka.managed?.version,
     },
+    ...(state.stripe && state.stripe.mode !== 'none'
+      ? {
+          stripe: {
+            mode: state.stripe.mode,
+            url: state.stripe.apiBase ?? '',
+            managed: Boolean(state.stripe.managed),
+            pid: state.stripe.managed?.pid,
+            healthy: stripeHealthy,
+            logFile: state.stripe.managed?.logFile,
+          },
+        }
+      : {}),
   };
 }
 
-/** The connection settings of the running stack, for `stack env`. */
-export async function stackEnv(options: StackOptions = {}): Promise<{ databaseUrl: string; kafkaBrokers: string }> {
+/** The running stack, for `stack env`. */
+export async function stackEnv(options: StackOptions = {}): Promise<StackInfo> {
   const resolved = resolveOptions(options);
   const state = await readState(resolved.stateDir);
   if (!state) {
     throw new OperationError('no local stack is recorded', { hint: 'run `paymentsctl stack up` first' });
   }
-  return { databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers };
+  return infoOf(state, true);
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { ManagedKafka } from './kafka.js';
 import type { ManagedPostgres } from './postgres.js';
+import type { ManagedStripeEmulator } from './stripe-emulator.js';
 
 /**
  * `stack.json` records exactly what `stack up` started, so `down` stops that and nothing else.
@@ -20,6 +21,12 @@ export interface StackState {
     mode: 'env' | 'managed';
     brokers: string;
     managed?: ManagedKafka;
+  };
+  /** env: STRIPE_API_BASE given; none: a real Stripe key and no base (or --no-stripe-emulator); managed: our emulator */
+  stripe?: {
+    mode: 'env' | 'none' | 'managed';
+    apiBase?: string;
+    managed?: ManagedStripeEmulator;
   };
 }
 

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
-import type { StackStatus, StackDownResult, ComponentStatus } from '../stack/stack.js';
-import { mark } from './output.js';
+import { stackVariables, type StackStatus, type StackDownResult, type ComponentStatus, type StackInfo } from '../stack/stack.js';
+import { mark, renderEnvLines, renderJson } from './output.js';
 
 function component(name: string, status: ComponentStatus): string[] {
   const how = status.managed ? `started by stack up, pid ${status.pid}` : status.mode === 'env' ? 'from the environment' : 'existing server';
@@ -11,10 +11,24 @@ function component(name: string, status: ComponentStatus): string[] {
 
 export function renderStackStatus(status: StackStatus): string {
   if (!status.postgres || !status.kafka) return `no local stack is running (state: ${status.stateDir})\n`;
-  return `${[...component('postgres', status.postgres), ...component('kafka', status.kafka)].join('\n')}\n`;
+  const stripe = status.stripe ? component('stripe', status.stripe) : [];
+  return `${[...component('postgres', status.postgres), ...component('kafka', status.kafka), ...stripe].join('\n')}\n`;
 }
 
 export function renderStackDown(result: StackDownResult): string {
   if (!result.stopped.length && !result.left.length) return 'no local stack was running\n';
   return `${[...result.stopped.map((s) => `${mark.ok()} stopped ${s}`), ...result.left.map((s) => `${mark.pending()} left ${s}`)].join('\n')}\n`;
+}
+
+/** `stack up` / `stack env`: lines to export, or (--json) where things are. */
+export function renderStackInfo(info: StackInfo, json: boolean): string {
+  if (json) {
+    return renderJson({
+      databaseUrl: info.databaseUrl,
+      kafkaBrokers: info.kafkaBrokers,
+      ...(info.stripeApiBase ? { stripeApiBase: info.stripeApiBase } : {}),
+      reused: info.reused,
+    });
+  }
+  return renderEnvLines(stackVariables(info.state));
 }

@@ -9,16 +9,19 @@ import pg from 'pg';
 import { BIN, parseJson, runCli } from '../helpers/cli.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { isProcessAlive } from '../../src/stack/process.js';
+import { createStripeClient } from '../../src/stripe/client.js';
 
 interface UpJson {
   databaseUrl: string;
   kafkaBrokers: string;
+  stripeApiBase?: string;
   reused: boolean;
 }
 interface StatusJson {
   running: boolean;
   postgres?: { mode: string; managed: boolean; pid?: number; healthy: boolean; logFile?: string };
   kafka?: { mode: string; managed: boolean; pid?: number; healthy: boolean; logFile?: string; version?: string };
+  stripe?: { mode: string; managed: boolean; pid?: number; healthy: boolean; logFile?: string };
 }
 
 describe('paymentsctl stack', () => {
@@ -36,7 +39,7 @@ describe('paymentsctl stack', () => {
     }
   });
 
-  it('up starts a throwaway Postgres and a Kafka broker, a second up reuses them, down leaves nothing behind', async () => {
+  it('up starts a throwaway Postgres, a Kafka broker and the Stripe emulator, a second up reuses them, down leaves nothing behind', async () => {
     const env = { PAYMENTSCTL_STATE_DIR: await newStateDir() };
 
     const up = await runCli(['stack', 'up', '--json', '--fresh-postgres'], env);
@@ -45,6 +48,7 @@ describe('paymentsctl stack', () => {
     expect(first.reused).toBe(false);
     expect(first.databaseUrl).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/paymentsctl$/);
     expect(first.kafkaBrokers).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(first.stripeApiBase).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     const client = new pg.Client({ connectionString: first.databaseUrl });
     await client.connect();
@@ -59,6 +63,16 @@ describe('paymentsctl stack', () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(parseJson<UpJson>(again.stdout)).toEqual({ ...first, reused: true });
 
+    const envLines = await runCli(['stack', 'env'], env);
+    const variables = Object.fromEntries(envLines.stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
+    expect(variables).toMatchObject({ DATABASE_URL: first.databaseUrl, KAFKA_BROKERS: first.kafkaBrokers, STRIPE_API_BASE: first.stripeApiBase });
+    expect(variables.STRIPE_API_KEY).toMatch(/^sk_test_/);
+    expect(variables.STRIPE_WEBHOOK_SECRET).toMatch(/^whsec_/);
+    // The official SDK works against the emulator the stack started.
+    const stripe = createStripeClient({ apiKey: variables.STRIPE_API_KEY!, apiBase: first.stripeApiBase });
+    const intent = await stripe.paymentIntents.create({ amount: 1200, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
+    expect(intent.status).toBe('succeeded');
+
     const statusRun = await runCli(['stack', 'status', '--json'], env);
     expect(statusRun.exitCode).toBe(0);
     const status = parseJson<StatusJson>(statusRun.stdout);
@@ -66,17 +80,15 @@ describe('paymentsctl stack', () => {
       running: true,
       postgres: { mode: 'managed', managed: true, healthy: true },
       kafka: { mode: 'managed', managed: true, healthy: true, version: '3.9.1' },
+      stripe: { mode: 'managed', managed: true, healthy: true },
     });
     expect(existsSync(status.kafka!.logFile!)).toBe(true);
-    const pids = [status.postgres!.pid!, status.kafka!.pid!];
+    const pids = [status.postgres!.pid!, status.kafka!.pid!, status.stripe!.pid!];
     expect(pids.every(isProcessAlive)).toBe(true);
-
-    const envLines = await runCli(['stack', 'env'], env);
-    expect(envLines.stdout).toBe(`DATABASE_URL=${first.databaseUrl}\nKAFKA_BROKERS=${first.kafkaBrokers}\n`);
 
     const down = await runCli(['stack', 'down', '--json'], env);
     expect(down.exitCode, down.stderr).toBe(0);
-    expect(parseJson<{ stopped: string[] }>(down.stdout).stopped).toHaveLength(2);
+    expect(parseJson<{ stopped: string[] }>(down.stdout).stopped).toHaveLength(3);
     expect(pids.some(isProcessAlive)).toBe(false);
 
     const after = await runCli(['stack', 'status', '--json'], env);
@@ -117,12 +129,17 @@ describe('paymentsctl stack', () => {
     expect(parseJson<StatusJson>(status.stdout).running).toBe(false);
   });
 
-  it('uses DATABASE_URL and KAFKA_BROKERS when given and stops neither on down', async () => {
+  it('uses DATABASE_URL, KAFKA_BROKERS and STRIPE_API_BASE when given and stops none of them on down', async () => {
     const { kafkaBrokers, adminUrl } = (await import('vitest')).inject('stack');
-    const env = { PAYMENTSCTL_STATE_DIR: await newStateDir(), DATABASE_URL: adminUrl, KAFKA_BROKERS: kafkaBrokers };
+    const env = {
+      PAYMENTSCTL_STATE_DIR: await newStateDir(),
+      DATABASE_URL: adminUrl,
+      KAFKA_BROKERS: kafkaBrokers,
+      STRIPE_API_BASE: 'http://127.0.0.1:12999',
+    };
     const up = await runCli(['stack', 'up', '--json'], env);
     expect(up.exitCode, up.stderr).toBe(0);
-    expect(parseJson<UpJson>(up.stdout)).toMatchObject({ databaseUrl: adminUrl, kafkaBrokers });
+    expect(parseJson<UpJson>(up.stdout)).toEqual({ databaseUrl: adminUrl, kafkaBrokers, stripeApiBase: 'http://127.0.0.1:12999', reused: false });
     const down = await runCli(['stack', 'down', '--json'], env);
     expect(parseJson<{ stopped: string[]; left: string[] }>(down.stdout)).toMatchObject({ stopped: [] });
     const admin = createKafka({ brokers: [kafkaBrokers] }).admin();

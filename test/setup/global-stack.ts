@@ -27,7 +27,8 @@ export default async function setup(project: TestProject) {
   const stateDir = await mkdtemp(join(tmpdir(), 'paymentsctl-test-stack-'));
   const log = createLogger({ level: 'warn', pretty: false });
   const started = Date.now();
-  const info = await stackUp({ stateDir, log, timeoutMs: 120_000 });
+  // Tests that need Stripe start an emulator of their own, in process.
+  const info = await stackUp({ stateDir, log, timeoutMs: 120_000, stripeEmulator: false });
   const templateDatabase = `paymentsctl_template_${process.pid}`;
   await ensureDatabase(info.databaseUrl, templateDatabase);
   const report = await migrateDatabase(withDatabase(info.databaseUrl, templateDatabase), await loadMigrations(), { mode: 'apply' });

@@ -12,21 +12,23 @@ export function stackCommand(ctx: () => CliContext): Command {
     .description(
       'Bring the stack up (or reuse the running one) and print DATABASE_URL= and KAFKA_BROKERS= lines to export.\n' +
         'PostgreSQL: DATABASE_URL if set, else a server on 127.0.0.1:5432, else a throwaway cluster (initdb/pg_ctl).\n' +
-        'Kafka: KAFKA_BROKERS if set, else Apache Kafka (KAFKA_VERSION, default 3.9.1) resolved by Maven and run with java.',
+        'Kafka: KAFKA_BROKERS if set, else Apache Kafka (KAFKA_VERSION, default 3.9.1) resolved by Maven and run with java.\n' +
+        'Stripe: STRIPE_API_BASE if set, the real API if only a key is set, else the built-in emulator\n' +
+        '(then also STRIPE_API_KEY= and STRIPE_WEBHOOK_SECRET= lines for it).',
     )
     .option('--fresh-postgres', 'start a throwaway PostgreSQL cluster even if a server listens on 127.0.0.1:5432')
+    .option('--no-stripe-emulator', 'do not start the Stripe emulator (it is skipped anyway when STRIPE_API_BASE or a Stripe key is set)')
     .addHelpText('after', '\nExample:\n  eval "$(paymentsctl stack up)" && paymentsctl migrate')
-    .action(async (flags: { freshPostgres?: boolean }) => {
+    .action(async (flags: { freshPostgres?: boolean; stripeEmulator: boolean }) => {
       const c = ctx();
       const { stackUp } = await import('../../stack/stack.js');
-      const { renderJson, renderEnvLines } = await import('../../ui/output.js');
-      const info = await stackUp({ freshPostgres: flags.freshPostgres, log: c.log });
-      c.log.info({ reused: info.reused, postgres: info.state.postgres.mode, kafka: info.state.kafka.mode }, info.reused ? 'reusing the running stack' : 'stack is up');
-      c.stdout(
-        c.json
-          ? renderJson({ databaseUrl: info.databaseUrl, kafkaBrokers: info.kafkaBrokers, reused: info.reused })
-          : renderEnvLines({ DATABASE_URL: info.databaseUrl, KAFKA_BROKERS: info.kafkaBrokers }),
+      const { renderStackInfo } = await import('../../ui/stack.js');
+      const info = await stackUp({ freshPostgres: flags.freshPostgres, stripeEmulator: flags.stripeEmulator, log: c.log });
+      c.log.info(
+        { reused: info.reused, postgres: info.state.postgres.mode, kafka: info.state.kafka.mode, stripe: info.state.stripe?.mode },
+        info.reused ? 'reusing the running stack' : 'stack is up',
       );
+      c.stdout(renderStackInfo(info, c.json));
     });
 
   stack
@@ -56,13 +58,12 @@ export function stackCommand(ctx: () => CliContext): Command {
 
   stack
     .command('env')
-    .description('Print the running stack\'s DATABASE_URL= and KAFKA_BROKERS= lines again')
+    .description('Print the running stack\'s DATABASE_URL=, KAFKA_BROKERS= (and STRIPE_…=) lines again')
     .action(async () => {
       const c = ctx();
       const { stackEnv } = await import('../../stack/stack.js');
-      const { renderJson, renderEnvLines } = await import('../../ui/output.js');
-      const env = await stackEnv({ log: c.log });
-      c.stdout(c.json ? renderJson(env) : renderEnvLines({ DATABASE_URL: env.databaseUrl, KAFKA_BROKERS: env.kafkaBrokers }));
+      const { renderStackInfo } = await import('../../ui/stack.js');
+      c.stdout(renderStackInfo(await stackEnv({ log: c.log }), c.json));
     });
 
   return stack;

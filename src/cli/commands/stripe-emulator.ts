@@ -1,0 +1,154 @@
+import { Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { collect } from '../options.js';
+import { ConfigError } from '../../errors.js';
+
+interface EmulatorFlags {
+  host: string;
+  port: string;
+  webhookUrl?: string[];
+  webhookSecret?: string;
+  seed?: string;
+  latency: string;
+  latencyJitter: string;
+  errorRate: string;
+  errorStatus: string;
+  resetRate: string;
+  timeoutRate: string;
+  timeoutHold: string;
+  webhookDropRate: string;
+  webhookDuplicateRate: string;
+  webhookReorder?: boolean;
+  webhookReorderWindow: string;
+  webhookRetryInitial: string;
+  webhookRetryMax: string;
+  webhookMaxAttempts: string;
+  webhookTimeout: string;
+}
+
+const HELP_AFTER = `
+Faults (API faults never touch /_emulator/*; rates are 0..1; --seed makes them repeatable):
+  --latency/--latency-jitter   every /v1 response waits latency + up to jitter
+  --error-rate/--error-status  answer 500 api_error (saved under the Idempotency-Key, like Stripe)
+                               or 429 rate_limit with Stripe-Should-Retry: true (not saved)
+  --reset-rate                 run the request, then destroy the connection without a response
+  --timeout-rate/--timeout-hold run the request, then hold the response (0 = never answer)
+  --webhook-drop-rate          never send a delivery (the event stays delivery_success=false)
+  --webhook-duplicate-rate     send a delivery twice
+  --webhook-reorder            deliver shuffled in groups of --webhook-reorder-window
+
+Admin endpoints (no API key; JSON or form bodies):
+  GET  /_emulator/health                         {"status":"ok"}
+  GET  /_emulator/faults                         the fault settings now
+  POST /_emulator/faults                         change some: {"errorRate":0.2,"errorStatus":429,"latencyMs":50,
+                                                 "latencyJitterMs":0,"resetRate":0,"timeoutRate":0,"timeoutMs":0,
+                                                 "dropRate":0,"duplicateRate":0,"reorder":false,"reorderWindow":5}
+  GET  /_emulator/charges                        successful charges per Idempotency-Key and per order
+                                                 (metadata.order_id / trip_id), totals, and "duplicates"
+  GET  /_emulator/webhooks                       webhook endpoints and every delivery's status and attempts
+  POST /_emulator/checkout/sessions/<id>/complete  outcome=paid|async_succeeded|async_failed [settleAfterMs=N]
+  POST /_emulator/payment_intents/<id>/authenticate  outcome=succeeded|failed (finish 3-D Secure)
+  POST /_emulator/clock                          {"advanceSeconds":3600}: move "created" time forward
+  POST /_emulator/reset                          forget everything; restart the fault sequence
+  GET  /checkout/<id>                            the page a Checkout Session's url opens
+
+Examples:
+  paymentsctl stripe-emulator --webhook-url http://127.0.0.1:8080/webhook/stripe --webhook-secret whsec_dev
+  paymentsctl stripe-emulator --port 0 --seed 42 --error-rate 0.1 --error-status 429 --webhook-duplicate-rate 0.2
+  curl -s -X POST localhost:12111/_emulator/faults -H 'content-type: application/json' -d '{"resetRate":0.1}'
+  curl -s -X POST localhost:12111/_emulator/checkout/sessions/cs_test_…/complete -d outcome=paid
+  curl -s localhost:12111/_emulator/charges | jq .duplicates
+  STRIPE_API_BASE=http://127.0.0.1:12111  — or new Stripe(key, { host: '127.0.0.1', port: 12111, protocol: 'http' })
+Test cards: pm_card_visa, pm_card_mastercard (succeed), pm_card_chargeDeclined, …InsufficientFunds, …LostCard,
+…StolenCard, …ExpiredCard, …IncorrectCvc, …ProcessingError (decline), pm_card_authenticationRequired (3-D Secure).`;
+
+function rate(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(flag, `${flag} must be a number from 0 to 1, got "${value}"`);
+  return n;
+}
+
+export function stripeEmulatorCommand(ctx: () => CliContext): Command {
+  return new Command('stripe-emulator')
+    .summary('a stateful Stripe API stand-in with signed webhooks and injectable faults')
+    .description(
+      'Serve the parts of the Stripe API the pipeline uses (PaymentIntents, Checkout\n' +
+        'Sessions, Refunds, Events, webhook endpoints) so the official SDKs work against\n' +
+        'it unchanged, with any sk_test_ key. Every state change makes an Event, POSTed\n' +
+        'signed (Stripe-Signature) to each --webhook-url and registered endpoint, with\n' +
+        'retries. Idempotency-Key works as Stripe documents. State lives in memory.\n' +
+        'Runs until SIGTERM/SIGINT; logs go to stderr.',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on; 0 picks a free one', '12111')
+    .option('--webhook-url <url>', 'POST every event here; repeat for several', collect)
+    .option('--webhook-secret <whsec>', 'signing secret for --webhook-url deliveries (default: STRIPE_WEBHOOK_SECRET, else a fresh one, logged)')
+    .option('--seed <n>', 'seed for fault decisions (default: random, logged)')
+    .option('--latency <duration>', 'added to every API response, e.g. 200ms', '0ms')
+    .option('--latency-jitter <duration>', 'plus up to this much at random', '0ms')
+    .option('--error-rate <0..1>', 'share of API requests answered with --error-status', '0')
+    .addOption(new Option('--error-status <status>', 'status of injected errors').choices(['500', '429']).default('500'))
+    .option('--reset-rate <0..1>', 'share of API requests whose connection is destroyed after they ran', '0')
+    .option('--timeout-rate <0..1>', 'share of API requests whose response is held after they ran', '0')
+    .option('--timeout-hold <duration>', 'how long a held response waits; 0 = never answered', '0ms')
+    .option('--webhook-drop-rate <0..1>', 'share of webhook deliveries never sent', '0')
+    .option('--webhook-duplicate-rate <0..1>', 'share of webhook deliveries sent twice', '0')
+    .option('--webhook-reorder', 'deliver webhooks out of order (shuffled in small groups)')
+    .option('--webhook-reorder-window <n>', 'events shuffled together with --webhook-reorder', '5')
+    .option('--webhook-retry-initial <duration>', 'first retry of a failed delivery after this; doubles each time', '1s')
+    .option('--webhook-retry-max <duration>', 'longest wait between retries', '60s')
+    .option('--webhook-max-attempts <n>', 'attempts per delivery before giving up', '8')
+    .option('--webhook-timeout <duration>', 'a receiver that has not answered by then failed the attempt', '10s')
+    .addHelpText('after', HELP_AFTER)
+    .action(async (flags: EmulatorFlags) => {
+      const c = ctx();
+      const { positiveInt, durationMs, webhookSecrets } = await import('../../config.js');
+      const { registerSecret } = await import('../../redact.js');
+      const { startStripeEmulator } = await import('../../stripe-emulator/index.js');
+      const { runUntilSignalled } = await import('../run-role.js');
+      const duration = (value: string, flag: string) => (value.trim() === '0' ? 0 : durationMs(value, flag));
+
+      const givenSecret = flags.webhookSecret ?? webhookSecrets()[0];
+      registerSecret(givenSecret);
+      const emulator = await startStripeEmulator({
+        host: flags.host,
+        port: positiveInt(flags.port, '--port', { min: 0, max: 65535 }),
+        webhookUrls: flags.webhookUrl ?? [],
+        webhookSecret: givenSecret,
+        seed: flags.seed === undefined ? undefined : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 32 - 1 }),
+        faults: {
+          latencyMs: duration(flags.latency, '--latency'),
+          latencyJitterMs: duration(flags.latencyJitter, '--latency-jitter'),
+          errorRate: rate(flags.errorRate, '--error-rate'),
+          errorStatus: Number(flags.errorStatus) as 500 | 429,
+          resetRate: rate(flags.resetRate, '--reset-rate'),
+          timeoutRate: rate(flags.timeoutRate, '--timeout-rate'),
+          timeoutMs: duration(flags.timeoutHold, '--timeout-hold'),
+          dropRate: rate(flags.webhookDropRate, '--webhook-drop-rate'),
+          duplicateRate: rate(flags.webhookDuplicateRate, '--webhook-duplicate-rate'),
+          reorder: Boolean(flags.webhookReorder),
+          reorderWindow: positiveInt(flags.webhookReorderWindow, '--webhook-reorder-window', { min: 2, max: 100 }),
+        },
+        webhookRetry: {
+          initialDelayMs: duration(flags.webhookRetryInitial, '--webhook-retry-initial'),
+          maxDelayMs: duration(flags.webhookRetryMax, '--webhook-retry-max'),
+          maxAttempts: positiveInt(flags.webhookMaxAttempts, '--webhook-max-attempts', { max: 100 }),
+          timeoutMs: duration(flags.webhookTimeout, '--webhook-timeout'),
+        },
+        log: c.log,
+      });
+      c.log.info(
+        {
+          url: emulator.url,
+          port: emulator.port,
+          seed: emulator.seed,
+          webhookUrls: flags.webhookUrl ?? [],
+          // A secret we generated is shown so receivers can be configured with it; one that was
+          // given to us (flag or STRIPE_WEBHOOK_SECRET) is never logged.
+          ...(givenSecret ? { webhookSecretSource: flags.webhookSecret ? '--webhook-secret' : 'STRIPE_WEBHOOK_SECRET' } : { webhookSecret: emulator.webhookSecret }),
+        },
+        'stripe emulator listening',
+      );
+      await runUntilSignalled(() => emulator.close(), c.log);
+    });
+}

@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { packageRoot } from './paths.js';
+import { freePort } from './ports.js';
+import { isProcessAlive, stopProcess } from './process.js';
+
+/** Any sk_test_ key works against the emulator; this is the one the stack hands out. */
+export const EMULATOR_API_KEY = 'sk_test_paymentsctl_emulator';
+
+export interface ManagedStripeEmulator {
+  pid: number;
+  port: number;
+  apiBase: string;
+  /** the secret the emulator signs webhooks with */
+  webhookSecret: string;
+  logFile: string;
+}
+
+const pidFile = (workDir: string) => join(workDir, 'stripe-emulator.pid');
+
+export async function isStripeReachable(apiBase: string, timeoutMs = 2_000): Promise<boolean> {
+  try {
+    const response = await fetch(`${apiBase}/v1/payment_intents?limit=1`, {
+      headers: { authorization: `Bearer ${EMULATOR_API_KEY}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `paymentsctl stripe-emulator` detached, so it outlives the `stack up` that started it. */
+export async function startStripeEmulatorProcess(options: { workDir: string; log?: Logger; timeoutMs?: number }): Promise<ManagedStripeEmulator> {
+  await mkdir(options.workDir, { recursive: true });
+  const port = await freePort();
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
+  const logFile = join(options.workDir, 'stripe-emulator.log');
+  const out = openSync(logFile, 'a');
+  let pid: number | undefined;
+  try {
+    const child = spawn(
+      process.execPath,
+      [join(packageRoot(), 'bin', 'paymentsctl.js'), 'stripe-emulator', '--host', '127.0.0.1', '--port', String(port), '--webhook-secret', webhookSecret],
+      { detached: true, stdio: ['ignore', out, out], env: { ...process.env, LOG_LEVEL: 'info' } },
+    );
+    child.unref();
+    pid = child.pid;
+    if (pid !== undefined) {
+      await writeFile(`${pidFile(options.workDir)}.tmp`, `${pid}\n`);
+      await rename(`${pidFile(options.workDir)}.tmp`, pidFile(options.workDir));
+    }
+  } finally {
+    closeSync(out);
+  }
+  if (pid === undefined) throw new UnavailableError('could not launch the Stripe emulator');
+  const apiBase = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  while (!(await isStripeReachable(apiBase))) {
+    if (!isProcessAlive(pid) || Date.now() > deadline) {
+      await stopProcess(pid, 2_000);
+      const tail = (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-15).join('\n');
+      throw new UnavailableError(`the Stripe emulator did not start; last log lines:\n${tail}`, {
+        hint: 'set STRIPE_API_BASE and STRIPE_API_KEY to use another Stripe endpoint',
+      });
+    }
+    await sleep(100);
+  }
+  options.log?.info({ pid, apiBase }, 'Stripe emulator ready');
+  return { pid, port, apiBase, webhookSecret, logFile };
+}
+
+export async function stopStripeEmulator(emulator: Pick<ManagedStripeEmulator, 'pid'>, workDir: string): Promise<void> {
+  await stopProcess(emulator.pid, 5_000);
+  await rm(pidFile(workDir), { force: true });
+}
+
+/** Stops an emulator an interrupted `stack up` launched but never recorded (see stopUnrecordedKafka). */
+export async function stopUnrecordedStripeEmulator(workDir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(pidFile(workDir), 'utf8').catch(() => '')).trim());
+  if (!pid || !isProcessAlive(pid)) {
+    await rm(pidFile(workDir), { force: true });
+    return undefined;
+  }
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('stripe-emulator')) return undefined;
+  await stopProcess(pid, 5_000);
+  await rm(pidFile(workDir), { force: true });
+  return pid;
+}

@@ -1,0 +1,74 @@
+import Stripe from 'stripe';
+
+/**
+ * What a caller should do about a failed Stripe call:
+ * - retryable: try again later with the same idempotency key (network, timeout, 5xx, 429, 409 key in use);
+ * - declined: a business outcome, not a failure — record it, do not retry (card declined, with its code);
+ * - action_required: the customer must act (3-D Secure); the payment waits for them;
+ * - invalid: a bug or misconfiguration (bad parameters, idempotency key reused with other
+ *   parameters, authentication); retrying cannot help — alert.
+ */
+export type StripeFailureKind = 'retryable' | 'declined' | 'action_required' | 'invalid';
+
+export class StripeGatewayError extends Error {
+  constructor(
+    readonly kind: StripeFailureKind,
+    message: string,
+    readonly details: {
+      statusCode?: number;
+      code?: string;
+      declineCode?: string;
+      requestId?: string;
+      paymentIntentId?: string;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'StripeGatewayError';
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'retryable';
+  }
+}
+
+const RETRYABLE_409_CODES = new Set(['idempotency_key_in_use', 'lock_timeout']);
+
+/** Sorts any error from the Stripe SDK into one of the four kinds; never echoes secrets. */
+export function classifyStripeError(error: unknown): StripeGatewayError {
+  if (error instanceof StripeGatewayError) return error;
+  if (!(error instanceof Stripe.errors.StripeError)) {
+    // Not from the SDK: a socket error or timeout surfaced raw.
+    return new StripeGatewayError('retryable', `Stripe request failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  const details = {
+    statusCode: error.statusCode,
+    code: error.code,
+    declineCode: error.decline_code || undefined,
+    requestId: error.requestId,
+    paymentIntentId: error.payment_intent?.id,
+    cause: error,
+  };
+  const shouldRetry = (error.headers as Record<string, string> | undefined)?.['stripe-should-retry'];
+  const message = error.message || error.type;
+  if (error instanceof Stripe.errors.StripeCardError) {
+    const paymentIntent = error.payment_intent;
+    if (paymentIntent?.status === 'requires_action' || error.code === 'authentication_required') {
+      return new StripeGatewayError('action_required', message, details);
+    }
+    return new StripeGatewayError('declined', message, details);
+  }
+  if (shouldRetry === 'false') return new StripeGatewayError('invalid', message, details);
+  if (error instanceof Stripe.errors.StripeConnectionError) return new StripeGatewayError('retryable', message, details);
+  if (error instanceof Stripe.errors.StripeRateLimitError) return new StripeGatewayError('retryable', message, details);
+  if (error instanceof Stripe.errors.StripeAPIError || (error.statusCode ?? 0) >= 500) {
+    return new StripeGatewayError('retryable', message, details);
+  }
+  if (error.statusCode === 409 && (RETRYABLE_409_CODES.has(error.code ?? '') || shouldRetry === 'true')) {
+    return new StripeGatewayError('retryable', message, details);
+  }
+  if (error instanceof Stripe.errors.StripeAuthenticationError) {
+    return new StripeGatewayError('invalid', `${message} (check STRIPE_API_KEY)`, details);
+  }
+  return new StripeGatewayError('invalid', message, details);
+}

@@ -1,0 +1,187 @@
+import type Stripe from 'stripe';
+import { classifyStripeError, StripeGatewayError } from './errors.js';
+
+/**
+ * Deterministic idempotency keys from the business id: however often a payment is retried or
+ * redelivered, Stripe sees one request per order (or trip) and charges at most once.
+ */
+export const IdempotencyKey = {
+  paymentIntent: (orderId: string) => `pi:${orderId}`,
+  checkoutSession: (tripId: string) => `cs:${tripId}`,
+  refund: (orderId: string) => `re:${orderId}`,
+} as const;
+
+export interface ChargeRequest {
+  orderId: string;
+  /** integer minor units */
+  amount: number;
+  currency: string;
+  paymentMethod: string;
+  customer?: string;
+  metadata?: Record<string, string>;
+}
+
+export type ChargeOutcome =
+  | { status: 'succeeded'; paymentIntentId: string; chargeId?: string }
+  | { status: 'requires_action'; paymentIntentId: string }
+  | { status: 'processing'; paymentIntentId: string }
+  | { status: 'declined'; paymentIntentId?: string; code?: string; declineCode?: string; message: string };
+
+export interface CheckoutRequest {
+  /** the business id the session is for; metadata carries it back on the webhook */
+  tripId: string;
+  amount: number;
+  currency: string;
+  productName: string;
+  successUrl: string;
+  cancelUrl: string;
+  /** e.g. user_id, driver_id (ride share) or order_id (bookstore) */
+  metadata?: Record<string, string>;
+}
+
+export interface CheckoutSessionCreated {
+  sessionId: string;
+  url: string;
+  amountTotal: number;
+  currency: string;
+}
+
+export interface RefundRequest {
+  orderId: string;
+  paymentIntentId: string;
+  /** minor units; default the whole amount */
+  amount?: number;
+}
+
+/**
+ * The only code that talks to Stripe. Every write carries a deterministic idempotency key; every
+ * failure comes out as a StripeGatewayError saying whether to retry, record a decline, wait for
+ * the customer, or alert.
+ */
+export class StripeGateway {
+  constructor(private readonly stripe: Stripe) {}
+
+  /** Creates and confirms a PaymentIntent for an order. A decline is an outcome, not an error. */
+  async chargeOrder(request: ChargeRequest): Promise<ChargeOutcome> {
+    try {
+      const intent = await this.stripe.paymentIntents.create(
+        {
+          amount: request.amount,
+          currency: request.currency.toLowerCase(),
+          payment_method: request.paymentMethod,
+          // Confirmed server-side with a saved method: no redirect-based methods, so no return_url.
+          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+          confirm: true,
+          ...(request.customer ? { customer: request.customer } : {}),
+          metadata: { ...request.metadata, order_id: request.orderId },
+        },
+        { idempotencyKey: IdempotencyKey.paymentIntent(request.orderId) },
+      );
+      return outcomeOf(intent);
+    } catch (error) {
+      const failure = classifyStripeError(error);
+      if (failure.kind === 'declined') {
+        return {
+          status: 'declined',
+          paymentIntentId: failure.details.paymentIntentId,
+          code: failure.details.code,
+          declineCode: failure.details.declineCode,
+          message: failure.message,
+        };
+      }
+      if (failure.kind === 'action_required' && failure.details.paymentIntentId) {
+        return { status: 'requires_action', paymentIntentId: failure.details.paymentIntentId };
+      }
+      throw failure;
+    }
+  }
+
+  /** A hosted Checkout Session in payment mode; its metadata comes back on the webhook. */
+  async createCheckoutSession(request: CheckoutRequest): Promise<CheckoutSessionCreated> {
+    const metadata = { ...request.metadata, trip_id: request.tripId };
+    try {
+      const session = await this.stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          line_items: [
+            {
+              quantity: 1,
+              price_data: { currency: request.currency.toLowerCase(), unit_amount: request.amount, product_data: { name: request.productName } },
+            },
+          ],
+          success_url: request.successUrl,
+          cancel_url: request.cancelUrl,
+          client_reference_id: request.tripId,
+          metadata,
+          payment_intent_data: { metadata },
+        },
+        { idempotencyKey: IdempotencyKey.checkoutSession(request.tripId) },
+      );
+      if (!session.url) throw new StripeGatewayError('invalid', `Checkout Session ${session.id} has no url`);
+      return { sessionId: session.id, url: session.url, amountTotal: session.amount_total ?? request.amount, currency: session.currency ?? request.currency };
+    } catch (error) {
+      throw classifyStripeError(error);
+    }
+  }
+
+  async refund(request: RefundRequest): Promise<Stripe.Refund> {
+    try {
+      return await this.stripe.refunds.create(
+        {
+          payment_intent: request.paymentIntentId,
+          ...(request.amount !== undefined ? { amount: request.amount } : {}),
+          metadata: { order_id: request.orderId },
+        },
+        { idempotencyKey: IdempotencyKey.refund(request.orderId) },
+      );
+    } catch (error) {
+      throw classifyStripeError(error);
+    }
+  }
+
+  async retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
+    return this.call(() => this.stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }));
+  }
+
+  async retrieveCheckoutSession(id: string): Promise<Stripe.Checkout.Session> {
+    return this.call(() => this.stripe.checkout.sessions.retrieve(id, { expand: ['payment_intent'] }));
+  }
+
+  /** PaymentIntents created in [from, to] (unix seconds), across pages, at most 10,000 (the SDK's cap): for reconciliation. */
+  async listPaymentIntents(range: { from: number; to: number }, pageSize = 100): Promise<Stripe.PaymentIntent[]> {
+    return this.call(() =>
+      this.stripe.paymentIntents.list({ created: { gte: range.from, lte: range.to }, limit: pageSize }).autoPagingToArray({ limit: 10_000 }),
+    );
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw classifyStripeError(error);
+    }
+  }
+}
+
+function outcomeOf(intent: Stripe.PaymentIntent): ChargeOutcome {
+  const chargeId = typeof intent.latest_charge === 'string' ? intent.latest_charge : intent.latest_charge?.id;
+  switch (intent.status) {
+    case 'succeeded':
+    case 'requires_capture':
+      return { status: 'succeeded', paymentIntentId: intent.id, ...(chargeId ? { chargeId } : {}) };
+    case 'requires_action':
+      return { status: 'requires_action', paymentIntentId: intent.id };
+    case 'processing':
+      return { status: 'processing', paymentIntentId: intent.id };
+    default: {
+      const error = intent.last_payment_error;
+      return {
+        status: 'declined',
+        paymentIntentId: intent.id,
+        code: error?.code,
+        declineCode: error?.decline_code,
+        message: error?.message ?? `PaymentIntent ended in status ${intent.status}`,
+      };
+    }
+  }
+}

@@ -1,0 +1,12 @@
+import { stripeApiBase, stripeApiKey } from '../config.js';
+import { createStripeClient } from './client.js';
+import { StripeGateway } from './gateway.js';
+
+export * from './errors.js';
+export * from './gateway.js';
+export { createStripeClient } from './client.js';
+
+/** The gateway from configuration: STRIPE_API_KEY (alias STRIPE_KEY) and STRIPE_API_BASE. */
+export function stripeGatewayFromConfig(flags: object = {}, env: NodeJS.ProcessEnv = process.env): StripeGateway {
+  return new StripeGateway(createStripeClient({ apiKey: stripeApiKey(flags, env), apiBase: stripeApiBase(flags, env) }));
+}
