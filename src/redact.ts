@@ -15,7 +15,7 @@ export function registerSecret(value: string | undefined): void {
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/?#\s]+)@/gi;
 const PASSWORD_PARAM = /([?&]password=)([^&#\s]+)/gi;
 const STRIPE_KEY = /\b((?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+/g;
-const WEBHOOK_SECRET = /\b(whsec_)[A-Za-z0-9+/=]+/g;
+const WEBHOOK_SECRET = /\b(whsec_)[A-Za-z0-9+/=_-]+/g;
 
 export function redact(text: string): string {
   let out = text

@@ -40,7 +40,7 @@ export async function isStripeReachable(apiBase: string, timeoutMs = 2_000): Pro
 export async function startStripeEmulatorProcess(options: { workDir: string; log?: Logger; timeoutMs?: number }): Promise<ManagedStripeEmulator> {
   await mkdir(options.workDir, { recursive: true });
   const port = await freePort();
-  const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
+  const webhookSecret = `whsec_${randomBytes(24).toString('hex')}`;
   const logFile = join(options.workDir, 'stripe-emulator.log');
   const out = openSync(logFile, 'a');
   let pid: number | undefined;
