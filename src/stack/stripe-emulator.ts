@@ -24,12 +24,10 @@ export interface ManagedStripeEmulator {
 
 const pidFile = (workDir: string) => join(workDir, 'stripe-emulator.pid');
 
+/** Probes the admin health endpoint: API faults never touch it, and it draws no seeded fault. */
 export async function isStripeReachable(apiBase: string, timeoutMs = 2_000): Promise<boolean> {
   try {
-    const response = await fetch(`${apiBase}/v1/payment_intents?limit=1`, {
-      headers: { authorization: `Bearer ${EMULATOR_API_KEY}` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const response = await fetch(`${apiBase}/_emulator/health`, { signal: AbortSignal.timeout(timeoutMs) });
     return response.ok;
   } catch {
     return false;

@@ -59,7 +59,8 @@ export function createApiRouter(server: FastifyInstance, deps: PipelineDeps): Ap
 
 async function handle(deps: PipelineDeps, method: Method, handler: ApiHandler, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const requestId = String(request.id);
-  const idempotencyKey = method === 'POST' ? header(request, 'idempotency-key') : undefined;
+  // An empty header is no key at all: otherwise unrelated requests would replay each other.
+  const idempotencyKey = method === 'POST' ? header(request, 'idempotency-key') || undefined : undefined;
   const baseHeaders: Record<string, string> = {
     'Request-Id': requestId,
     'Stripe-Version': header(request, 'stripe-version') ?? DEFAULT_API_VERSION,
@@ -115,7 +116,14 @@ async function handle(deps: PipelineDeps, method: Method, handler: ApiHandler, r
       finish?.(null);
       throw error;
     }
-    const outcome = faults.error === 500 ? fromError(apiError('An unknown error occurred (injected by the emulator).')) : invoke();
+    let outcome: Outcome;
+    if (faults.error === 500) {
+      // Stripe may fail before or after it did the work; the client cannot tell which.
+      if (faults.errorAfterRun) invoke();
+      outcome = fromError(apiError('An unknown error occurred (injected by the emulator).'));
+    } else {
+      outcome = invoke();
+    }
     finish?.(isSavedForIdempotency(outcome.status) ? { ...outcome, requestId } : null);
     return outcome;
   }
@@ -128,9 +136,12 @@ async function handle(deps: PipelineDeps, method: Method, handler: ApiHandler, r
         origin: { requestId, idempotencyKey: idempotencyKey ?? null },
         url: request.url.split('?')[0] as string,
       });
-      return { status: 200, body, headers: {} };
+      // A snapshot: a replay, or a held response, must show the object as it was answered, not
+      // as later requests changed it.
+      return { status: 200, body: structuredClone(body), headers: {} };
     } catch (error) {
-      return toOutcome(error, deps.log);
+      const outcome = toOutcome(error, deps.log);
+      return { ...outcome, body: structuredClone(outcome.body) };
     }
   }
 }

@@ -162,6 +162,8 @@ export function completeCheckoutSession(
   ctx.events.emit('payment_intent.processing', intent, origin);
   ctx.events.emit('checkout.session.completed', session, origin);
   const settle = () => {
+    // Canceled (or otherwise moved on) while the money was in flight: nothing settles.
+    if (intent.status !== 'processing') return;
     if (outcome === 'async_succeeded') {
       succeedPayment(ctx, intent, card, origin, extras.idempotencyKey);
       session.payment_status = 'paid';

@@ -19,6 +19,11 @@ export interface FaultConfig {
    * `Stripe-Should-Retry: true`, never stored (it is refused before idempotency applies).
    */
   errorStatus: 500 | 429;
+  /**
+   * share of injected 500s that come after the request ran (the work is done, the client sees a
+   * 500 — stored and replayed like any 500); the rest fail before anything happens
+   */
+  errorAfterRunRate: number;
   /** share of API requests that run, then have their connection destroyed without a response */
   resetRate: number;
   /** share of API requests that run, then get no response for `timeoutMs` */
@@ -39,6 +44,7 @@ export const DEFAULT_FAULTS: FaultConfig = {
   latencyJitterMs: 0,
   errorRate: 0,
   errorStatus: 500,
+  errorAfterRunRate: 0,
   resetRate: 0,
   timeoutRate: 0,
   timeoutMs: 0,
@@ -57,6 +63,7 @@ const faultSchema = z
     latencyJitterMs: millis,
     errorRate: rate,
     errorStatus: z.union([z.literal(500), z.literal(429)]),
+    errorAfterRunRate: rate,
     resetRate: rate,
     timeoutRate: rate,
     timeoutMs: millis,
@@ -82,6 +89,8 @@ export function parseFaults(input: unknown): Partial<FaultConfig> {
 export interface RequestFaults {
   delayMs: number;
   error: 500 | 429 | null;
+  /** with error 500: the request runs first */
+  errorAfterRun: boolean;
   /** after the request ran: drop the connection, or hold the response */
   transport: 'reset' | 'timeout' | null;
   /** how long a held response waits; 0 = until the client gives up */
@@ -131,9 +140,11 @@ export class FaultInjector {
     const error = this.apiRandom.chance(c.errorRate);
     const reset = this.apiRandom.chance(c.resetRate);
     const timeout = this.apiRandom.chance(c.timeoutRate);
+    const afterRun = this.apiRandom.chance(c.errorAfterRunRate);
     return {
       delayMs: c.latencyMs + Math.floor(jitter * c.latencyJitterMs),
       error: error ? c.errorStatus : null,
+      errorAfterRun: error && c.errorStatus === 500 && afterRun,
       transport: reset ? 'reset' : timeout ? 'timeout' : null,
       holdMs: c.timeoutMs,
     };

@@ -6,7 +6,8 @@ import { invalidRequest, StripeApiError } from './errors.js';
  * included — and replayed for the same key; a different request under the same key is refused;
  * a second request while the first still runs gets a 409. Responses to requests that failed
  * validation or authentication are not saved, so a corrected retry can reuse the key. Keys are
- * scoped to the API key and forgotten after 24 hours.
+ * scoped to the account — the emulator is one account, whatever test key a client uses, so two
+ * workers with different keys share them — and forgotten after 24 hours.
  */
 
 export interface StoredResponse {
@@ -45,7 +46,8 @@ export class IdempotencyStore {
       throw invalidRequest(`Idempotency-Key must be at most ${MAX_KEY_LENGTH} characters long.`, { param: 'Idempotency-Key' });
     }
     this.forgetExpired();
-    const scoped = `${apiKey}\u0000${key}`;
+    void apiKey; // one account: every test key shares the key space
+    const scoped = key;
     const endpoint = `${request.method} ${request.path}`;
     const fingerprint = `${endpoint}\u0000${canonicalJson(request.params)}`;
     const existing = this.entries.get(scoped);

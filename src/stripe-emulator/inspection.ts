@@ -56,25 +56,27 @@ export function chargeReport(store: EmulatorStore): ChargeReport {
   const byIdempotencyKey: Record<string, ChargeGroup> = {};
   const byOrder: Record<string, ChargeGroup> = {};
   const totals = { paymentIntents: store.paymentIntents.size, charges: 0, succeededCharges: 0, failedCharges: 0, amountCaptured: 0, amountRefunded: 0, unattributedCharges: 0 };
-  const add = (group: ChargeGroup, charge: { id: string; payment_intent: string; status: string; amount_captured: number; amount_refunded: number }) => {
+  // An authorization released by a cancel never took money; it is not a successful charge.
+  const tookMoney = (charge: { status: string; captured: boolean; refunded: boolean }) => charge.status === 'succeeded' && (charge.captured || !charge.refunded);
+  const add = (group: ChargeGroup, charge: { id: string; payment_intent: string; status: string; captured: boolean; refunded: boolean; amount_captured: number; amount_refunded: number }) => {
     group.charges.push(charge.id);
     if (!group.paymentIntents.includes(charge.payment_intent)) group.paymentIntents.push(charge.payment_intent);
-    if (charge.status === 'succeeded') group.succeededCharges++;
-    else group.failedCharges++;
+    if (tookMoney(charge)) group.succeededCharges++;
+    else if (charge.status !== 'succeeded') group.failedCharges++;
     group.amountCaptured += charge.amount_captured;
     group.amountRefunded += charge.amount_refunded;
   };
   for (const charge of store.charges.values()) {
     totals.charges++;
-    if (charge.status === 'succeeded') totals.succeededCharges++;
-    else totals.failedCharges++;
+    if (tookMoney(charge)) totals.succeededCharges++;
+    else if (charge.status !== 'succeeded') totals.failedCharges++;
     totals.amountCaptured += charge.amount_captured;
     totals.amountRefunded += charge.amount_refunded;
     const key = store.chargeIdempotencyKeys.get(charge.id);
     if (key) add((byIdempotencyKey[key] ??= emptyGroup()), charge);
     const order = orderOf(store, charge.payment_intent);
     if (order) add((byOrder[order] ??= emptyGroup()), charge);
-    else if (charge.status === 'succeeded') totals.unattributedCharges++;
+    else if (tookMoney(charge)) totals.unattributedCharges++;
   }
   const counts = (groups: Record<string, ChargeGroup>) => Object.fromEntries(Object.entries(groups).map(([name, group]) => [name, group.succeededCharges]));
   const twice = (groups: Record<string, ChargeGroup>) =>

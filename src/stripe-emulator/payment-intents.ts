@@ -98,6 +98,7 @@ export function confirmPaymentIntent(
     );
   }
   const card = requireTestCard(paymentMethod);
+  if (origin.idempotencyKey) ctx.store.confirmIdempotencyKeys.set(intent.id, origin.idempotencyKey);
   intent.payment_method = paymentMethod;
   intent.last_payment_error = null;
   intent.next_action = null;
@@ -208,7 +209,7 @@ export function finishAuthentication(ctx: EmulatorContext, intent: PaymentIntent
     throw unexpectedState(`PaymentIntent ${intent.id} has a status of ${intent.status}; only requires_action can be authenticated.`);
   }
   const card = requireTestCard(intent.payment_method as string);
-  if (succeeded) return succeedPayment(ctx, intent, card, origin, origin.idempotencyKey);
+  if (succeeded) return succeedPayment(ctx, intent, card, origin, ctx.store.confirmIdempotencyKeys.get(intent.id) ?? origin.idempotencyKey);
   intent.status = 'requires_payment_method';
   intent.next_action = null;
   intent.last_payment_error = {

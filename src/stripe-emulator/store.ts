@@ -24,6 +24,8 @@ export class EmulatorStore {
   readonly webhookSecrets = new Map<string, string>();
   /** charge id → Idempotency-Key of the request that made it (for the double-charge report) */
   readonly chargeIdempotencyKeys = new Map<string, string | null>();
+  /** the Idempotency-Key of the request that confirmed each PaymentIntent, for charges made later (3-D Secure) */
+  readonly confirmIdempotencyKeys = new Map<string, string>();
   /** PaymentIntent id → the Checkout Session that created it */
   readonly sessionOfPaymentIntent = new Map<string, string>();
 

@@ -38,8 +38,11 @@ const RETRYABLE_409_CODES = new Set(['idempotency_key_in_use', 'lock_timeout']);
 export function classifyStripeError(error: unknown): StripeGatewayError {
   if (error instanceof StripeGatewayError) return error;
   if (!(error instanceof Stripe.errors.StripeError)) {
-    // Not from the SDK: a socket error or timeout surfaced raw.
-    return new StripeGatewayError('retryable', `Stripe request failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    // Not from the SDK. A raw socket error or timeout is worth retrying; a programming error
+    // (TypeError and the like) never is.
+    const message = `Stripe request failed: ${(error as Error)?.message ?? String(error)}`;
+    const isBug = error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError;
+    return new StripeGatewayError(isBug ? 'invalid' : 'retryable', message, { cause: error });
   }
   const details = {
     statusCode: error.statusCode,
@@ -52,8 +55,9 @@ export function classifyStripeError(error: unknown): StripeGatewayError {
   const shouldRetry = (error.headers as Record<string, string> | undefined)?.['stripe-should-retry'];
   const message = error.message || error.type;
   if (error instanceof Stripe.errors.StripeCardError) {
-    const paymentIntent = error.payment_intent;
-    if (paymentIntent?.status === 'requires_action' || error.code === 'authentication_required') {
+    // Only a PaymentIntent left in requires_action waits for the customer; an off-session
+    // `authentication_required` leaves it needing a new payment method: a decline.
+    if (error.payment_intent?.status === 'requires_action') {
       return new StripeGatewayError('action_required', message, details);
     }
     return new StripeGatewayError('declined', message, details);

@@ -132,6 +132,27 @@ describe('Checkout Sessions through the official SDK', () => {
     await expect.poll(async () => (await stripe.checkout.sessions.retrieve(session.id)).payment_status, { interval: 10, timeout: 5000 }).toBe('paid');
   });
 
+  it('a delayed settlement does nothing once the PaymentIntent was canceled meanwhile', async () => {
+    const session = await stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 800, product_data: { name: 'Ride' } } }],
+      success_url: 'https://example.test/ok',
+      metadata: { trip_id: 'trip-cancel-before-settle' },
+    });
+    await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ outcome: 'async_succeeded', settleAfterMs: 200 }),
+    });
+    const completed = await stripe.checkout.sessions.retrieve(session.id);
+    const intentId = typeof completed.payment_intent === 'string' ? completed.payment_intent : completed.payment_intent!.id;
+    await stripe.paymentIntents.cancel(intentId);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await stripe.paymentIntents.retrieve(intentId)).status).toBe('canceled');
+    const summary = (await (await fetch(`${emulator.url}/_emulator/charges`)).json()) as { byOrder: Record<string, number> };
+    expect(summary.byOrder['trip-cancel-before-settle'] ?? 0).toBe(0);
+  });
+
   it('the checkout page buttons redirect to success_url', async () => {
     const session = await newSession('order-redirect');
     const response = await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {

@@ -57,6 +57,19 @@ describe('API faults', () => {
     expect(await intentsWithOrder('fault-500')).toHaveLength(0);
   });
 
+  it('errorAfterRunRate=1: the 500 comes after the work was done — the charge exists, the client saw a 500', async () => {
+    emulator.setFaults({ errorRate: 1, errorStatus: 500, errorAfterRunRate: 1 });
+    const error = await stripe.paymentIntents
+      .create({ amount: 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, metadata: { order_id: 'fault-500-after' } }, { idempotencyKey: 'fault-500-after' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 500 });
+    emulator.setFaults({ errorRate: 0 });
+    const [intent] = await intentsWithOrder('fault-500-after');
+    expect(intent).toMatchObject({ status: 'succeeded' });
+    const report = (await (await fetch(`${emulator.url}/_emulator/charges`)).json()) as ChargeReport;
+    expect(report.byOrder['fault-500-after']).toBe(1);
+  });
+
   it('errorRate=1 with 429: rate_limit with Stripe-Should-Retry: true, not stored', async () => {
     emulator.setFaults({ errorRate: 1, errorStatus: 429 });
     const limited = await call('/v1/payment_intents', { body: 'amount=100&currency=usd', headers: { 'idempotency-key': 'fault-429' } });

@@ -144,11 +144,31 @@ describe('idempotency', () => {
     expect(authenticated.headers.get('idempotent-replayed')).toBeNull();
   });
 
-  it('keys are scoped to the API key', async () => {
+  it('keys belong to the account, whatever test key sends them (two workers, or a rotated key, share them)', async () => {
     const mine = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'shared-key' });
     const theirs = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'shared-key', authorization: 'Bearer sk_test_someoneelse' });
-    expect(theirs.headers.get('idempotent-replayed')).toBeNull();
-    expect(theirs.json.id).not.toBe(mine.json.id);
+    expect(theirs.headers.get('idempotent-replayed')).toBe('true');
+    expect(theirs.json.id).toBe(mine.json.id);
+  });
+
+  it('an empty Idempotency-Key header is no key: two requests make two objects', async () => {
+    const first = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': '' });
+    const second = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': '' });
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    expect(second.json.id).not.toBe(first.json.id);
+  });
+
+  it('a replay returns the object as it was first answered, not as it is now', async () => {
+    const created = await post('/v1/payment_intents', 'amount=100&currency=usd&payment_method=pm_card_visa&capture_method=manual&confirm=true', {
+      'idempotency-key': 'snapshot-key',
+    });
+    expect(created.json.status).toBe('requires_capture');
+    await post(`/v1/payment_intents/${created.json.id}/capture`, '');
+    const replay = await post('/v1/payment_intents', 'amount=100&currency=usd&payment_method=pm_card_visa&capture_method=manual&confirm=true', {
+      'idempotency-key': 'snapshot-key',
+    });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.json.status).toBe('requires_capture');
   });
 
   it("the SDK's own automatic keys make its retries safe", async () => {

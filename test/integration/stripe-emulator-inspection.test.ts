@@ -52,6 +52,28 @@ describe('GET /_emulator/charges', () => {
     });
   });
 
+  it('counts a 3-D Secure payment under the key that confirmed it, and a released authorization not at all', async () => {
+    const challenged = await stripe.paymentIntents.create(
+      { amount: 700, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true, metadata: { order_id: 'order-3ds' } },
+      { idempotencyKey: 'key-3ds' },
+    );
+    expect(challenged.status).toBe('requires_action');
+    await fetch(`${emulator.url}/_emulator/payment_intents/${challenged.id}/authenticate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ outcome: 'succeeded' }),
+    });
+    const held = await stripe.paymentIntents.create(
+      { amount: 900, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, capture_method: 'manual', metadata: { order_id: 'order-released' } },
+      { idempotencyKey: 'key-released' },
+    );
+    await stripe.paymentIntents.cancel(held.id);
+    const summary = await report();
+    expect(summary.byIdempotencyKey['key-3ds']).toBe(1);
+    expect(summary.byOrder['order-3ds']).toBe(1);
+    expect(summary.byOrder['order-released']).toBe(0);
+  });
+
   it('attributes Checkout payments to the order in the session and to the key that created the session', async () => {
     const session = await stripe.checkout.sessions.create(
       { mode: 'payment', line_items: [{ price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'x' } }, quantity: 1 }], metadata: { order_id: 'order-checkout' } },

@@ -15,11 +15,19 @@ describe('classifyStripeError', () => {
     expect(error.retryable).toBe(false);
   });
 
-  it('authentication required is customer action, not a decline', () => {
-    const error = classifyStripeError(
+  it('a PaymentIntent waiting for authentication is customer action; off-session authentication_required is a decline', () => {
+    const waiting = classifyStripeError(
       new Stripe.errors.StripeCardError(raw({ statusCode: 402, code: 'authentication_required', payment_intent: { id: 'pi_2', status: 'requires_action' } })),
     );
-    expect(error.kind).toBe('action_required');
+    expect(waiting.kind).toBe('action_required');
+    const offSession = classifyStripeError(
+      new Stripe.errors.StripeCardError(raw({ statusCode: 402, code: 'authentication_required', payment_intent: { id: 'pi_3', status: 'requires_payment_method' } })),
+    );
+    expect(offSession.kind).toBe('declined');
+  });
+
+  it('a programming error is a bug, not something to retry', () => {
+    expect(classifyStripeError(new TypeError("Cannot read properties of undefined (reading 'toLowerCase')")).kind).toBe('invalid');
   });
 
   it('network errors, timeouts, 5xx, 429 and 409 key-in-use are retryable', () => {

@@ -13,6 +13,7 @@ interface EmulatorFlags {
   latencyJitter: string;
   errorRate: string;
   errorStatus: string;
+  errorAfterRunRate: string;
   resetRate: string;
   timeoutRate: string;
   timeoutHold: string;
@@ -29,6 +30,7 @@ interface EmulatorFlags {
 const HELP_AFTER = `
 Faults (API faults never touch /_emulator/*; rates are 0..1; --seed makes them repeatable):
   --latency/--latency-jitter   every /v1 response waits latency + up to jitter
+  --error-after-run-rate        share of those 500s sent after the request ran (the charge happened)
   --error-rate/--error-status  answer 500 api_error (saved under the Idempotency-Key, like Stripe)
                                or 429 rate_limit with Stripe-Should-Retry: true (not saved)
   --reset-rate                 run the request, then destroy the connection without a response
@@ -40,7 +42,7 @@ Faults (API faults never touch /_emulator/*; rates are 0..1; --seed makes them r
 Admin endpoints (no API key; JSON or form bodies):
   GET  /_emulator/health                         {"status":"ok"}
   GET  /_emulator/faults                         the fault settings now
-  POST /_emulator/faults                         change some: {"errorRate":0.2,"errorStatus":429,"latencyMs":50,
+  POST /_emulator/faults                         change some: {"errorRate":0.2,"errorStatus":429,"errorAfterRunRate":0,"latencyMs":50,
                                                  "latencyJitterMs":0,"resetRate":0,"timeoutRate":0,"timeoutMs":0,
                                                  "dropRate":0,"duplicateRate":0,"reorder":false,"reorderWindow":5}
   GET  /_emulator/charges                        successful charges per Idempotency-Key and per order
@@ -88,6 +90,7 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
     .option('--latency-jitter <duration>', 'plus up to this much at random', '0ms')
     .option('--error-rate <0..1>', 'share of API requests answered with --error-status', '0')
     .addOption(new Option('--error-status <status>', 'status of injected errors').choices(['500', '429']).default('500'))
+    .option('--error-after-run-rate <0..1>', 'share of injected 500s that come after the request did its work', '0')
     .option('--reset-rate <0..1>', 'share of API requests whose connection is destroyed after they ran', '0')
     .option('--timeout-rate <0..1>', 'share of API requests whose response is held after they ran', '0')
     .option('--timeout-hold <duration>', 'how long a held response waits; 0 = never answered', '0ms')
@@ -121,6 +124,7 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
           latencyJitterMs: duration(flags.latencyJitter, '--latency-jitter'),
           errorRate: rate(flags.errorRate, '--error-rate'),
           errorStatus: Number(flags.errorStatus) as 500 | 429,
+          errorAfterRunRate: rate(flags.errorAfterRunRate, '--error-after-run-rate'),
           resetRate: rate(flags.resetRate, '--reset-rate'),
           timeoutRate: rate(flags.timeoutRate, '--timeout-rate'),
           timeoutMs: duration(flags.timeoutHold, '--timeout-hold'),
