@@ -129,9 +129,9 @@ export async function migrateDatabase(url: string, files: MigrationFile[], optio
       await withMigrationLock(c, options.lockTimeoutMs ?? 60_000, async () => {
         await ensureHistoryTable(c);
         const history = (await readHistory(c)) ?? [];
-        checkDrift(files, history);
         const pending = pendingOf(files, history);
         report.pending = pending.map((f) => f.name);
+        checkDrift(files, history);
         for (const file of pending) {
           options.log?.info({ database: report.target, migration: file.name }, 'applying migration');
           await applyFile(c, file);

@@ -85,6 +85,7 @@ describe('paymentsctl migrate', () => {
       expect(report.ok).toBe(false);
       expect(report.error).toContain((await allMigrations())[0]);
       expect(report.error).toMatch(/changed since applied/);
+      expect(report.pending).toEqual(['999_later.sql']);
       // Nothing after the drift was applied.
       expect(await query(db.url, `SELECT 1 FROM information_schema.tables WHERE table_name = 'later'`)).toHaveLength(0);
 
