@@ -22,3 +22,18 @@ export { stackUp, stackDown, stackStatus, stackEnv, type StackInfo, type StackSt
 export { enqueue, enqueueMany, type OutboxMessage, type Queryable } from './outbox/enqueue.js';
 export { OutboxPublisher, PUBLISHER_DEFAULTS, type PublisherOptions } from './outbox/publisher.js';
 export { PUBLISHER_HEADER, TERM_HEADER } from './outbox/envelope.js';
+export {
+  StripeGateway,
+  StripeGatewayError,
+  IdempotencyKey,
+  classifyStripeError,
+  createStripeClient,
+  stripeGatewayFromConfig,
+  type StripeFailureKind,
+  type ChargeRequest,
+  type ChargeOutcome,
+  type CheckoutRequest,
+  type CheckoutSessionCreated,
+  type RefundRequest,
+} from './stripe/index.js';
+export { startStripeEmulator, type EmulatorOptions, type RunningEmulator, type FaultConfig } from './stripe-emulator/index.js';

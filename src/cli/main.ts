@@ -56,11 +56,11 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   const err = io.stderr ?? ((text: string) => void process.stderr.write(text));
   let ctx: CliContext | undefined;
   let json = argv.includes('--json');
-  const context = (command?: Command): CliContext => {
+  const context = (): CliContext => {
     if (!ctx) throw new Error('context requested before parsing');
     return ctx;
   };
-  const program = buildProgram(() => context(), { stdout: out, stderr: err });
+  const program = buildProgram(context, { stdout: out, stderr: err });
   program.hook('preAction', (_program, action) => {
     const globals = globalsOf(action);
     json = Boolean(globals.json);

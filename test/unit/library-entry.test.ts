@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import * as paymentsctl from '../../src/index.js';
+
+describe('the library entry point', () => {
+  it('exports what the README documents for applications and scripts', () => {
+    for (const name of [
+      'enqueue',
+      'enqueueMany',
+      'OutboxPublisher',
+      'migrateDatabases',
+      'ensurePipelineTopics',
+      'stackUp',
+      'StripeGateway',
+      'stripeGatewayFromConfig',
+      'classifyStripeError',
+      'startStripeEmulator',
+      'redact',
+    ] as const) {
+      expect(typeof paymentsctl[name], name).toBe('function');
+    }
+    expect(paymentsctl.Topics.ordersPlaced).toBe('orders.placed');
+    expect(paymentsctl.IdempotencyKey.paymentIntent('o-1')).toBe('pi:o-1');
+  });
+});
