@@ -58,10 +58,6 @@ export class OperationError extends PaymentsctlError {
 /** An applied migration's file changed since it was applied. */
 export class MigrationDriftError extends OperationError {}
 
-export class InterruptedError extends PaymentsctlError {
-  readonly exitCode = ExitCode.interrupted;
-}
-
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof PaymentsctlError) return error.exitCode;
   return ExitCode.failed;

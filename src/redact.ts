@@ -28,8 +28,3 @@ export function redact(text: string): string {
   }
   return out;
 }
-
-/** A database URL safe to print: password replaced. */
-export function redactUrl(url: string): string {
-  return redact(url);
-}

@@ -72,10 +72,6 @@ export class TopicLeadership extends EventEmitter<{
     this.wake?.();
   }
 
-  get topics(): readonly string[] {
-    return this.wanted;
-  }
-
   current(topic: string): Leadership | undefined {
     const held = this.held.get(topic);
     return held ? { topic, term: held.term, signal: held.controller.signal } : undefined;
