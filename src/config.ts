@@ -200,10 +200,21 @@ export function positiveInt(value: string, flag: string, { min = 1, max = Number
   return n;
 }
 
-/** Parses durations such as 500ms, 30s, 15m, 24h, 7d. */
-export function durationMs(value: string, flag: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
-  if (!match) throw new ConfigError(flag, `${flag} must be a duration like 500ms, 30s, 15m, 24h or 7d, got "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
+/** Parses durations such as 500ms, 30s, 15m, 24h, 7d, or a bare 0; `min` (ms) bounds it below. */
+export function durationMs(value: string, flag: string, { min = 0 } = {}): number {
+  let ms = 0;
+  if (value.trim() !== '0') {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+    if (!match) throw new ConfigError(flag, `${flag} must be a duration like 500ms, 30s, 15m, 24h or 7d, got "${value}"`);
+    ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  }
+  if (ms < min) throw new ConfigError(flag, `${flag} must be at least ${min}ms, got "${value}"`);
+  return ms;
+}
+
+/** Parses a share from 0 to 1, e.g. a fault rate. */
+export function fraction(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(flag, `${flag} must be a number from 0 to 1, got "${value}"`);
+  return n;
 }

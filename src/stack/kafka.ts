@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../errors.js';
@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { BROKER_JVM_FLAGS, findJava, formatStorage, loggingArgs, newClusterId, serverProperties } from './kafka-config.js';
 import { BRING_YOUR_OWN_BROKER, lastLines, pinnedProfile, resolveKafkaLibs } from './kafka-libs.js';
 import { freePort } from './ports.js';
-import { isProcessAlive, stopProcess } from './process.js';
+import { isProcessAlive, recordPid, stopProcess, stopRecordedProcess } from './process.js';
 
 export { PINNED_KAFKA_VERSIONS, DEFAULT_KAFKA_VERSION, kafkaVersionFrom, resolveKafkaLibs } from './kafka-libs.js';
 
@@ -84,11 +84,7 @@ export async function startKafka(opts: {
     pid = child.pid;
     // Recorded before we wait for readiness: if this process is interrupted now, the next
     // `stack up` or `stack down` finds the broker through this file and stops it.
-    if (pid !== undefined) {
-      // Written whole or not at all (rename), so a reader never sees an empty file.
-      await writeFile(`${pidFile(workDir)}.tmp`, `${pid}\n`);
-      await rename(`${pidFile(workDir)}.tmp`, pidFile(workDir));
-    }
+    if (pid !== undefined) await recordPid(pidFile(workDir), pid);
   } finally {
     closeSync(out); // the child holds its own copy
   }
@@ -134,16 +130,7 @@ const pidFile = (workDir: string) => join(workDir, 'kafka.pid');
  * interrupted). The command line must name this work dir's config, so a reused pid is left alone.
  */
 export async function stopUnrecordedKafka(workDir: string): Promise<number | undefined> {
-  const pid = Number((await readFile(pidFile(workDir), 'utf8').catch(() => '')).trim());
-  if (!pid || !isProcessAlive(pid)) {
-    await rm(pidFile(workDir), { force: true });
-    return undefined;
-  }
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('kafka.Kafka') || !cmdline.includes(join(resolve(workDir), 'server.properties'))) return undefined;
-  await stopProcess(pid, 20_000);
-  await rm(pidFile(workDir), { force: true });
-  return pid;
+  return stopRecordedProcess(pidFile(workDir), ['kafka.Kafka', join(resolve(workDir), 'server.properties')], 20_000);
 }
 
 export async function waitForKafka(brokers: string, timeoutMs: number, log?: Logger): Promise<void> {

@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from './paths.js';
 import { freePort } from './ports.js';
-import { isProcessAlive, stopProcess } from './process.js';
+import { isProcessAlive, recordPid, stopProcess, stopRecordedProcess } from './process.js';
 
 /** Any sk_test_ key works against the emulator; this is the one the stack hands out. */
 export const EMULATOR_API_KEY = 'sk_test_paymentsctl_emulator';
@@ -50,10 +50,7 @@ export async function startStripeEmulatorProcess(options: { workDir: string; log
     );
     child.unref();
     pid = child.pid;
-    if (pid !== undefined) {
-      await writeFile(`${pidFile(options.workDir)}.tmp`, `${pid}\n`);
-      await rename(`${pidFile(options.workDir)}.tmp`, pidFile(options.workDir));
-    }
+    if (pid !== undefined) await recordPid(pidFile(options.workDir), pid);
   } finally {
     closeSync(out);
   }
@@ -81,14 +78,5 @@ export async function stopStripeEmulator(emulator: Pick<ManagedStripeEmulator, '
 
 /** Stops an emulator an interrupted `stack up` launched but never recorded (see stopUnrecordedKafka). */
 export async function stopUnrecordedStripeEmulator(workDir: string): Promise<number | undefined> {
-  const pid = Number((await readFile(pidFile(workDir), 'utf8').catch(() => '')).trim());
-  if (!pid || !isProcessAlive(pid)) {
-    await rm(pidFile(workDir), { force: true });
-    return undefined;
-  }
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('stripe-emulator')) return undefined;
-  await stopProcess(pid, 5_000);
-  await rm(pidFile(workDir), { force: true });
-  return pid;
+  return stopRecordedProcess(pidFile(workDir), ['stripe-emulator'], 5_000);
 }

@@ -44,7 +44,8 @@ export function migrateCommand(ctx: () => CliContext): Command {
       const { renderJson } = await import('../../ui/output.js');
       const { renderMigrationReports } = await import('../../ui/migrate.js');
 
-      const lockTimeoutMs = durationMs(flags.lockTimeout, '--lock-timeout');
+      // 0 would mean "wait forever" to PostgreSQL: not a timeout.
+      const lockTimeoutMs = durationMs(flags.lockTimeout, '--lock-timeout', { min: 1 });
       const concurrency = positiveInt(flags.concurrency, '--concurrency', { max: 64 });
       const urls = [
         ...(flags.databaseUrl ?? []).map((url) => validateDatabaseUrl(url, '--database-url')),

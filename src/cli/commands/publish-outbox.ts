@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { collect } from '../options.js';
-import { ConfigError, ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 
 interface PublishFlags {
   topic?: string[];
@@ -15,11 +15,6 @@ interface PublishFlags {
   maxMessageBytes: string;
   metricsHost: string;
   metricsPort: string;
-}
-
-function atLeast(ms: number, minimum: number, flag: string): number {
-  if (ms < minimum) throw new ConfigError(flag, `${flag} must be at least ${minimum}ms`);
-  return ms;
 }
 
 export function publishOutboxCommand(ctx: () => CliContext): Command {
@@ -53,15 +48,14 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
       const { startOpsServer } = await import('../../http/ops-server.js');
       const { runUntilSignalled } = await import('../run-role.js');
 
-      const retainMs = flags.retain.trim() === '0' ? 0 : durationMs(flags.retain, '--retain');
       const options = {
         databaseUrl: databaseUrl(flags),
         brokers: kafkaBrokers(flags),
         topicPrefix: topicPrefix(flags),
         topics: flags.topic?.length ? flags.topic : undefined,
         batchSize: positiveInt(flags.batchSize, '--batch-size', { max: 50_000 }),
-        pollIntervalMs: atLeast(durationMs(flags.pollInterval, '--poll-interval'), 50, '--poll-interval'),
-        retainMs,
+        pollIntervalMs: durationMs(flags.pollInterval, '--poll-interval', { min: 50 }),
+        retainMs: durationMs(flags.retain, '--retain'),
         maxMessageBytes: positiveInt(flags.maxMessageBytes, '--max-message-bytes', { min: 1024 }),
         metricsPort: positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 }),
       };

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { collect } from '../options.js';
-import { ConfigError } from '../../errors.js';
 
 interface EmulatorFlags {
   host: string;
@@ -64,12 +63,6 @@ Examples:
 Test cards: pm_card_visa, pm_card_mastercard (succeed), pm_card_chargeDeclined, …InsufficientFunds, …LostCard,
 …StolenCard, …ExpiredCard, …IncorrectCvc, …ProcessingError (decline), pm_card_authenticationRequired (3-D Secure).`;
 
-function rate(value: string, flag: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(flag, `${flag} must be a number from 0 to 1, got "${value}"`);
-  return n;
-}
-
 export function stripeEmulatorCommand(ctx: () => CliContext): Command {
   return new Command('stripe-emulator')
     .summary('a stateful Stripe API stand-in with signed webhooks and injectable faults')
@@ -105,11 +98,10 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: EmulatorFlags) => {
       const c = ctx();
-      const { positiveInt, durationMs, webhookSecrets } = await import('../../config.js');
+      const { positiveInt, durationMs, fraction, webhookSecrets } = await import('../../config.js');
       const { registerSecret } = await import('../../redact.js');
       const { startStripeEmulator } = await import('../../stripe-emulator/index.js');
       const { runUntilSignalled } = await import('../run-role.js');
-      const duration = (value: string, flag: string) => (value.trim() === '0' ? 0 : durationMs(value, flag));
 
       const givenSecret = flags.webhookSecret ?? webhookSecrets()[0];
       registerSecret(givenSecret);
@@ -120,24 +112,24 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
         webhookSecret: givenSecret,
         seed: flags.seed === undefined ? undefined : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 32 - 1 }),
         faults: {
-          latencyMs: duration(flags.latency, '--latency'),
-          latencyJitterMs: duration(flags.latencyJitter, '--latency-jitter'),
-          errorRate: rate(flags.errorRate, '--error-rate'),
+          latencyMs: durationMs(flags.latency, '--latency'),
+          latencyJitterMs: durationMs(flags.latencyJitter, '--latency-jitter'),
+          errorRate: fraction(flags.errorRate, '--error-rate'),
           errorStatus: Number(flags.errorStatus) as 500 | 429,
-          errorAfterRunRate: rate(flags.errorAfterRunRate, '--error-after-run-rate'),
-          resetRate: rate(flags.resetRate, '--reset-rate'),
-          timeoutRate: rate(flags.timeoutRate, '--timeout-rate'),
-          timeoutMs: duration(flags.timeoutHold, '--timeout-hold'),
-          dropRate: rate(flags.webhookDropRate, '--webhook-drop-rate'),
-          duplicateRate: rate(flags.webhookDuplicateRate, '--webhook-duplicate-rate'),
+          errorAfterRunRate: fraction(flags.errorAfterRunRate, '--error-after-run-rate'),
+          resetRate: fraction(flags.resetRate, '--reset-rate'),
+          timeoutRate: fraction(flags.timeoutRate, '--timeout-rate'),
+          timeoutMs: durationMs(flags.timeoutHold, '--timeout-hold'),
+          dropRate: fraction(flags.webhookDropRate, '--webhook-drop-rate'),
+          duplicateRate: fraction(flags.webhookDuplicateRate, '--webhook-duplicate-rate'),
           reorder: Boolean(flags.webhookReorder),
           reorderWindow: positiveInt(flags.webhookReorderWindow, '--webhook-reorder-window', { min: 2, max: 100 }),
         },
         webhookRetry: {
-          initialDelayMs: duration(flags.webhookRetryInitial, '--webhook-retry-initial'),
-          maxDelayMs: duration(flags.webhookRetryMax, '--webhook-retry-max'),
+          initialDelayMs: durationMs(flags.webhookRetryInitial, '--webhook-retry-initial'),
+          maxDelayMs: durationMs(flags.webhookRetryMax, '--webhook-retry-max'),
           maxAttempts: positiveInt(flags.webhookMaxAttempts, '--webhook-max-attempts', { max: 100 }),
-          timeoutMs: duration(flags.webhookTimeout, '--webhook-timeout'),
+          timeoutMs: durationMs(flags.webhookTimeout, '--webhook-timeout'),
         },
         log: c.log,
       });
