@@ -5,7 +5,7 @@ import { createPool } from '../db/connect.js';
 import { createKafka } from '../kafka/client.js';
 import { Topics } from '../kafka/topics.js';
 import { errorMessage } from '../errors.js';
-import { abortableSleep } from './backoff.js';
+import { abortableSleep } from '../backoff.js';
 import { TopicLeadership } from './leadership.js';
 import { createPublisherMetrics, type PublisherMetrics } from './metrics.js';
 import { backlog, deletePublishedBefore, unpublishedTopics } from './store.js';

@@ -2,7 +2,7 @@ import type { Kafka, Message } from 'kafkajs';
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
-import { Backoff, abortableSleep } from './backoff.js';
+import { Backoff, abortableSleep } from '../backoff.js';
 import { cloudEventHeaders, type OutboxRow } from './envelope.js';
 import { KafkaSink, LeadershipLostError, isPermanentKafkaError, kafkaErrorTypes, messageBytes } from './kafka-sink.js';
 import { LEASE_MS, type Leadership, type TopicLeadership } from './leadership.js';

@@ -20,6 +20,8 @@ export class StripeGatewayError extends Error {
       declineCode?: string;
       requestId?: string;
       paymentIntentId?: string;
+      /** Stripe answered from its idempotency store: the request with this key had already finished */
+      replayed?: boolean;
       cause?: unknown;
     } = {},
   ) {
@@ -50,9 +52,10 @@ export function classifyStripeError(error: unknown): StripeGatewayError {
     declineCode: error.decline_code || undefined,
     requestId: error.requestId,
     paymentIntentId: error.payment_intent?.id,
+    replayed: headerOf(error, 'idempotent-replayed') === 'true',
     cause: error,
   };
-  const shouldRetry = (error.headers as Record<string, string> | undefined)?.['stripe-should-retry'];
+  const shouldRetry = headerOf(error, 'stripe-should-retry');
   const message = error.message || error.type;
   if (error instanceof Stripe.errors.StripeCardError) {
     // Only a PaymentIntent left in requires_action waits for the customer; an off-session
@@ -75,4 +78,20 @@ export function classifyStripeError(error: unknown): StripeGatewayError {
     return new StripeGatewayError('invalid', `${message} (check STRIPE_API_KEY)`, details);
   }
   return new StripeGatewayError('invalid', message, details);
+}
+
+function headerOf(error: InstanceType<typeof Stripe.errors.StripeError>, name: string): string | undefined {
+  const headers = error.headers as Record<string, string | string[] | undefined> | undefined;
+  if (!headers) return undefined;
+  const value = headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * A 5xx that Stripe replayed from its idempotency store: the first request with this key finished
+ * (perhaps after doing the work) and every retry with the key gets the same 500 for 24 hours. The
+ * outcome is unknown until looked up; retrying with the key cannot help.
+ */
+export function isReplayedServerError(error: unknown): error is StripeGatewayError {
+  return error instanceof StripeGatewayError && error.details.replayed === true && (error.details.statusCode ?? 0) >= 500;
 }

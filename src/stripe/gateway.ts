@@ -19,12 +19,15 @@ export interface ChargeRequest {
   paymentMethod: string;
   customer?: string;
   metadata?: Record<string, string>;
+  /** default `pi:<orderId>`; see chargeOrderSafely for when another key is safe */
+  idempotencyKey?: string;
 }
 
 export type ChargeOutcome =
   | { status: 'succeeded'; paymentIntentId: string; chargeId?: string }
   | { status: 'requires_action'; paymentIntentId: string }
   | { status: 'processing'; paymentIntentId: string }
+  | { status: 'requires_confirmation'; paymentIntentId: string }
   | { status: 'declined'; paymentIntentId?: string; code?: string; declineCode?: string; message: string };
 
 export interface CheckoutRequest {
@@ -37,6 +40,8 @@ export interface CheckoutRequest {
   cancelUrl: string;
   /** e.g. user_id, driver_id (ride share) or order_id (bookstore) */
   metadata?: Record<string, string>;
+  /** default `cs:<tripId>` */
+  idempotencyKey?: string;
 }
 
 export interface CheckoutSessionCreated {
@@ -51,6 +56,8 @@ export interface RefundRequest {
   paymentIntentId: string;
   /** minor units; default the whole amount */
   amount?: number;
+  /** default `re:<orderId>` */
+  idempotencyKey?: string;
 }
 
 /**
@@ -75,25 +82,39 @@ export class StripeGateway {
           ...(request.customer ? { customer: request.customer } : {}),
           metadata: { ...request.metadata, order_id: request.orderId },
         },
-        { idempotencyKey: IdempotencyKey.paymentIntent(request.orderId) },
+        { idempotencyKey: request.idempotencyKey ?? IdempotencyKey.paymentIntent(request.orderId) },
       );
-      return outcomeOf(intent);
+      return chargeOutcomeOf(intent);
     } catch (error) {
-      const failure = classifyStripeError(error);
-      if (failure.kind === 'declined') {
-        return {
-          status: 'declined',
-          paymentIntentId: failure.details.paymentIntentId,
-          code: failure.details.code,
-          declineCode: failure.details.declineCode,
-          message: failure.message,
-        };
-      }
-      if (failure.kind === 'action_required' && failure.details.paymentIntentId) {
-        return { status: 'requires_action', paymentIntentId: failure.details.paymentIntentId };
-      }
-      throw failure;
+      return this.chargeFailure(error);
     }
+  }
+
+  /** Confirms a PaymentIntent that was created but never confirmed. */
+  async confirmPaymentIntent(id: string, idempotencyKey: string): Promise<ChargeOutcome> {
+    try {
+      return chargeOutcomeOf(await this.stripe.paymentIntents.confirm(id, {}, { idempotencyKey }));
+    } catch (error) {
+      return this.chargeFailure(error);
+    }
+  }
+
+  /** A decline is an outcome and 3-D Secure a wait; anything else is thrown, classified. */
+  private chargeFailure(error: unknown): ChargeOutcome {
+    const failure = classifyStripeError(error);
+    if (failure.kind === 'declined') {
+      return {
+        status: 'declined',
+        paymentIntentId: failure.details.paymentIntentId,
+        code: failure.details.code,
+        declineCode: failure.details.declineCode,
+        message: failure.message,
+      };
+    }
+    if (failure.kind === 'action_required' && failure.details.paymentIntentId) {
+      return { status: 'requires_action', paymentIntentId: failure.details.paymentIntentId };
+    }
+    throw failure;
   }
 
   /** A hosted Checkout Session in payment mode; its metadata comes back on the webhook. */
@@ -115,7 +136,7 @@ export class StripeGateway {
           metadata,
           payment_intent_data: { metadata },
         },
-        { idempotencyKey: IdempotencyKey.checkoutSession(request.tripId) },
+        { idempotencyKey: request.idempotencyKey ?? IdempotencyKey.checkoutSession(request.tripId) },
       );
       if (!session.url) throw new StripeGatewayError('invalid', `Checkout Session ${session.id} has no url`);
       return { sessionId: session.id, url: session.url, amountTotal: session.amount_total ?? request.amount, currency: session.currency ?? request.currency };
@@ -132,11 +153,54 @@ export class StripeGateway {
           ...(request.amount !== undefined ? { amount: request.amount } : {}),
           metadata: { order_id: request.orderId },
         },
-        { idempotencyKey: IdempotencyKey.refund(request.orderId) },
+        { idempotencyKey: request.idempotencyKey ?? IdempotencyKey.refund(request.orderId) },
       );
     } catch (error) {
       throw classifyStripeError(error);
     }
+  }
+
+  /**
+   * The PaymentIntent created for an order (metadata.order_id), if any, among those created since
+   * `createdFrom` (unix seconds). Lists rather than searches: Stripe's search is eventually
+   * consistent, and a miss here would let a second charge through. Throws a retryable error when
+   * more than `maxScanned` candidates leave the answer unproven.
+   */
+  async findPaymentIntentForOrder(
+    orderId: string,
+    options: { createdFrom: number; customer?: string; maxScanned?: number },
+  ): Promise<Stripe.PaymentIntent | undefined> {
+    const maxScanned = options.maxScanned ?? 10_000;
+    return this.call(async () => {
+      let scanned = 0;
+      for await (const intent of this.stripe.paymentIntents.list({
+        created: { gte: options.createdFrom },
+        limit: 100,
+        ...(options.customer ? { customer: options.customer } : {}),
+      })) {
+        if (intent.metadata?.order_id === orderId) return intent;
+        if (++scanned >= maxScanned) {
+          throw new StripeGatewayError('retryable', `looked through ${scanned} PaymentIntents without finding order ${orderId}; cannot prove it was never charged`);
+        }
+      }
+      return undefined;
+    });
+  }
+
+  async cancelPaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
+    return this.call(() => this.stripe.paymentIntents.cancel(id));
+  }
+
+  async expireCheckoutSession(id: string): Promise<Stripe.Checkout.Session> {
+    return this.call(() => this.stripe.checkout.sessions.expire(id));
+  }
+
+  /** The refund already made for a PaymentIntent, if any (pending or succeeded). */
+  async findRefund(paymentIntentId: string): Promise<Stripe.Refund | undefined> {
+    return this.call(async () => {
+      const { data } = await this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 });
+      return data.find((refund) => refund.status === 'succeeded' || refund.status === 'pending');
+    });
   }
 
   async retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
@@ -163,7 +227,8 @@ export class StripeGateway {
   }
 }
 
-function outcomeOf(intent: Stripe.PaymentIntent): ChargeOutcome {
+/** What a PaymentIntent's state means for the order it charges. */
+export function chargeOutcomeOf(intent: Stripe.PaymentIntent): ChargeOutcome {
   const chargeId = typeof intent.latest_charge === 'string' ? intent.latest_charge : intent.latest_charge?.id;
   switch (intent.status) {
     case 'succeeded':
@@ -173,6 +238,8 @@ function outcomeOf(intent: Stripe.PaymentIntent): ChargeOutcome {
       return { status: 'requires_action', paymentIntentId: intent.id };
     case 'processing':
       return { status: 'processing', paymentIntentId: intent.id };
+    case 'requires_confirmation':
+      return { status: 'requires_confirmation', paymentIntentId: intent.id };
     default: {
       const error = intent.last_payment_error;
       return {

@@ -1,0 +1,60 @@
+import { StripeGatewayError } from '../stripe/errors.js';
+import { ConcurrentPaymentWriteError } from '../payments/store.js';
+
+/**
+ * What a failed message needs:
+ * - transient: try again later through the retry topics (Stripe 5xx, timeouts, rate limits);
+ * - permanent: no retry can help (a bug or bad data for this message) — dead-letter it now;
+ * - infrastructure: our own database or Kafka is unavailable, or a write raced another — retry
+ *   the same message in place, without spending its retries, until it works or we stop.
+ */
+export type FailureKind = 'transient' | 'permanent' | 'infrastructure';
+
+/** An event that cannot be parsed or fails its schema: it goes to the dead letters at once. */
+export class InvalidMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidMessageError';
+  }
+}
+
+/** A handler's verdict that this message can never succeed. */
+export class PermanentFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentFailure';
+  }
+}
+
+// SQLSTATE classes and codes that say the database, not the message, is the problem.
+const INFRASTRUCTURE_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
+const INFRASTRUCTURE_SQLSTATES = new Set(['40001', '40P01', '55P03', '25006']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const PG_CONNECTION_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/i, /Connection ended/i];
+
+export function classifyFailure(error: unknown): FailureKind {
+  if (error instanceof InvalidMessageError || error instanceof PermanentFailure) return 'permanent';
+  if (error instanceof ConcurrentPaymentWriteError) return 'infrastructure';
+  if (error instanceof StripeGatewayError) {
+    if (error.kind === 'retryable') return 'transient';
+    // A rejected key is configuration an operator can fix: keep the payment going round the retries.
+    if (error.details.statusCode === 401 || error.details.statusCode === 403) return 'transient';
+    return 'permanent';
+  }
+  const candidate = error as { code?: unknown; name?: unknown; message?: unknown } | null;
+  const code = typeof candidate?.code === 'string' ? candidate.code : undefined;
+  if (code && /^[0-9A-Z]{5}$/.test(code) && (candidate as { severity?: unknown }).severity !== undefined) {
+    return INFRASTRUCTURE_SQLSTATES.has(code) || INFRASTRUCTURE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) ? 'infrastructure' : 'permanent';
+  }
+  if (code && NETWORK_CODES.has(code)) return 'infrastructure';
+  if (typeof candidate?.name === 'string' && candidate.name.startsWith('KafkaJS')) return 'infrastructure';
+  if (typeof candidate?.message === 'string' && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(candidate.message as string))) return 'infrastructure';
+  // Unknown errors (a bug included) go round the retries and end in the dead letters with their
+  // message, rather than wedging the partition.
+  return 'transient';
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}

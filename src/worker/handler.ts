@@ -1,0 +1,37 @@
+import type { z } from 'zod';
+import type { PaymentRow } from '../payments/store.js';
+
+export type HandlerName = 'payments' | 'checkout' | 'saga';
+export const HANDLER_NAMES: readonly HandlerName[] = ['payments', 'checkout', 'saga'];
+
+/** A consumed message as handlers see it. */
+export interface InboundMessage {
+  /** the Kafka topic it was read from (a retry topic included, prefix included) */
+  topic: string;
+  partition: number;
+  offset: string;
+  headers: Record<string, string>;
+  /** the inbox id: CloudEvents id, or where the message first landed */
+  messageId: string;
+  /** failures before this delivery */
+  attempts: number;
+  /** when the event came into being (ce_time, else the first Kafka timestamp) */
+  eventTime: Date;
+}
+
+/**
+ * One consumed topic's business logic. The engine parses and validates, dedupes through the inbox,
+ * and routes failures; `handle` does the work and commits its effect with the inbox row in one
+ * transaction. It returns a short result for metrics and logs ("succeeded", "declined", ...).
+ */
+export interface TopicHandler<T = unknown> {
+  handler: HandlerName;
+  /** the logical topic, without prefix: orders.placed, ... */
+  topic: string;
+  /** inbox consumer name: a message is applied once per consumer */
+  consumer: string;
+  schema: z.ZodType<T>;
+  aggregateOf(data: T): string;
+  /** `known`: the payments row read before the call, a hint only (the transaction re-reads it locked) */
+  handle(data: T, message: InboundMessage, known: PaymentRow | undefined): Promise<string>;
+}

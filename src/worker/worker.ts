@@ -1,0 +1,151 @@
+import type { Registry } from 'prom-client';
+import { createPool } from '../db/connect.js';
+import { createKafka } from '../kafka/client.js';
+import { Topics, deadLetterTopic, retryTopic } from '../kafka/topics.js';
+import type { Logger } from '../log.js';
+import { UnavailableError } from '../errors.js';
+import { deleteProcessedBefore } from '../payments/store.js';
+import type { CheckoutUrls } from '../payments/stripe-calls.js';
+import type { StripeGateway } from '../stripe/index.js';
+import { WorkerConsumer, type Route } from './consumer.js';
+import type { HandlerName, TopicHandler } from './handler.js';
+import { checkoutHandler } from './handlers/checkout.js';
+import { paymentsHandler } from './handlers/payments.js';
+import { refundHandler, releaseHandler } from './handlers/saga.js';
+import { createWorkerMetrics } from './metrics.js';
+
+export interface WorkerOptions {
+  databaseUrl: string;
+  brokers: string[];
+  topicPrefix: string;
+  handlers: readonly HandlerName[];
+  groupId: string;
+  concurrency: number;
+  retryDelaysMs: readonly number[];
+  checkoutUrls: CheckoutUrls;
+  /** forget inbox rows older than this; 0 keeps them */
+  inboxRetainMs: number;
+  gateway: StripeGateway;
+  registry: Registry;
+  log: Logger;
+}
+
+export const WORKER_DEFAULTS = {
+  groupId: 'paymentsctl-worker',
+  concurrency: 32,
+  inboxRetainMs: 14 * 24 * 3600_000,
+};
+
+/** The Kafka topics each handler consumes (without prefix). */
+export const HANDLER_TOPICS: Record<HandlerName, readonly string[]> = {
+  payments: [Topics.ordersPlaced],
+  checkout: [Topics.checkoutRequested],
+  saga: [Topics.paymentsFailed, Topics.ordersCancelled],
+};
+
+const INBOX_RETENTION_EVERY_MS = 10 * 60_000;
+
+/**
+ * `paymentsctl worker`: consumes the pipeline's commands and events with the chosen handlers, in
+ * one consumer group shared by every replica.
+ */
+export class PaymentsWorker {
+  private readonly pool;
+  private readonly consumer: WorkerConsumer;
+  private readonly routes: Map<string, Route>;
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker' });
+    const deps = { pool: this.pool, gateway: options.gateway };
+    const all: Record<HandlerName, TopicHandler<any>[]> = {
+      payments: [paymentsHandler(deps)],
+      checkout: [checkoutHandler({ ...deps, urls: options.checkoutUrls })],
+      saga: [releaseHandler(deps), refundHandler(deps)],
+    };
+    this.routes = new Map();
+    for (const name of options.handlers) {
+      for (const handler of all[name]) {
+        const mainTopic = options.topicPrefix + handler.topic;
+        this.routes.set(mainTopic, { handler, mainTopic, level: 0 });
+        options.retryDelaysMs.forEach((_, index) => this.routes.set(retryTopic(mainTopic, index + 1), { handler, mainTopic, level: index + 1 }));
+      }
+    }
+    this.consumer = new WorkerConsumer({
+      kafka: createKafka({ brokers: options.brokers, clientId: 'paymentsctl-worker', log: options.log }),
+      groupId: options.groupId,
+      routes: this.routes,
+      retryDelaysMs: options.retryDelaysMs,
+      concurrency: options.concurrency,
+      pool: this.pool,
+      log: options.log,
+      metrics: createWorkerMetrics(options.registry),
+    });
+  }
+
+  /** The Kafka topics read (main and retry) and written (dead letters), prefix included. */
+  topics(): { consumed: string[]; deadLetters: string[] } {
+    const consumed = [...this.routes.keys()];
+    const deadLetters = [...new Set([...this.routes.values()].map((route) => deadLetterTopic(route.mainTopic)))];
+    return { consumed, deadLetters };
+  }
+
+  isReady(): boolean {
+    return this.consumer.isReady();
+  }
+
+  onFailure(listener: (error: Error) => void): void {
+    this.consumer.onFailure(listener);
+  }
+
+  async start(): Promise<void> {
+    await this.checkTopics();
+    await this.pool.query('SELECT 1').catch((error: Error) => {
+      throw new UnavailableError(`cannot reach PostgreSQL: ${error.message}`, { hint: 'check DATABASE_URL', cause: error });
+    });
+    await this.consumer.start();
+    if (this.options.inboxRetainMs > 0) {
+      this.retentionTimer = setInterval(() => void this.pruneInbox(), INBOX_RETENTION_EVERY_MS);
+      this.retentionTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.consumer.stop();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** Fails fast, naming what to run, when a consumed, retry or dead-letter topic is missing. */
+  private async checkTopics(): Promise<void> {
+    const admin = createKafka({ brokers: this.options.brokers, clientId: 'paymentsctl-worker', log: this.options.log, retries: 2 }).admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const { consumed, deadLetters } = this.topics();
+      const missing = [...consumed, ...deadLetters].filter((topic) => !existing.has(topic));
+      if (missing.length) {
+        throw new UnavailableError(`Kafka topics missing: ${missing.join(', ')}`, {
+          hint: `run: paymentsctl topics ensure --retry-levels ${this.options.retryDelaysMs.length}${this.options.topicPrefix ? ` --topic-prefix ${this.options.topicPrefix}` : ''}`,
+        });
+      }
+    } catch (error) {
+      if (error instanceof UnavailableError) throw error;
+      throw new UnavailableError(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${(error as Error).message}`, { hint: 'check KAFKA_BROKERS', cause: error });
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async pruneInbox(): Promise<void> {
+    try {
+      let deleted = 0;
+      for (let batch = await deleteProcessedBefore(this.pool, this.options.inboxRetainMs); batch > 0; batch = await deleteProcessedBefore(this.pool, this.options.inboxRetainMs)) {
+        deleted += batch;
+      }
+      if (deleted) this.options.log.info({ deleted }, 'inbox retention: forgot old message ids');
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'inbox retention failed; will try again');
+    }
+  }
+}
