@@ -26,6 +26,7 @@ export interface WorkerConsumerOptions {
   retryDelaysMs: readonly number[];
   /** messages handled at once across all partitions (one key's messages always in order) */
   concurrency: number;
+  sessionTimeoutMs: number;
   pool: pg.Pool;
   log: Logger;
   metrics: WorkerMetrics;
@@ -64,10 +65,9 @@ export class WorkerConsumer {
     this.limit = pLimit(options.concurrency);
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
-      // Every retry and dead-letter write is on its own; a bad batch never stalls the group.
       maxWaitTimeInMs: 250,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
       retry: { retries: 10 },
     });
     this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });

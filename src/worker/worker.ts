@@ -25,6 +25,8 @@ export interface WorkerOptions {
   checkoutUrls: CheckoutUrls;
   /** forget inbox rows older than this; 0 keeps them */
   inboxRetainMs: number;
+  /** Kafka group session timeout; default 30 s */
+  sessionTimeoutMs?: number;
   gateway: StripeGateway;
   registry: Registry;
   log: Logger;
@@ -77,6 +79,7 @@ export class PaymentsWorker {
       routes: this.routes,
       retryDelaysMs: options.retryDelaysMs,
       concurrency: options.concurrency,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
       pool: this.pool,
       log: options.log,
       metrics: createWorkerMetrics(options.registry),

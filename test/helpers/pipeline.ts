@@ -40,12 +40,12 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(options: { faults?: Partial<FaultConfig>; seed?: number; partitions?: number } = {}): Promise<Pipeline> {
+export async function startPipeline(options: { faults?: Partial<FaultConfig>; seed?: number; partitions?: number; retryLevels?: number } = {}): Promise<Pipeline> {
   const { kafkaBrokers } = inject('stack');
   const db = await createTestDatabase();
   const pool = testPool(db.url);
   const prefix = uniquePrefix();
-  await ensurePipelineTopics({ brokers: kafkaBrokers.split(','), prefix, partitions: options.partitions ?? 3 });
+  await ensurePipelineTopics({ brokers: kafkaBrokers.split(','), prefix, partitions: options.partitions ?? 3, retryLevels: options.retryLevels ?? 3 });
   const emulator = await startStripeEmulator({ port: 0, seed: options.seed ?? 7, faults: options.faults ?? {} });
   const env = {
     DATABASE_URL: db.url,

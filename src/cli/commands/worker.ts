@@ -10,6 +10,8 @@ interface WorkerFlags {
   checkoutSuccessUrl: string;
   checkoutCancelUrl: string;
   inboxRetain: string;
+  stripeTimeout: string;
+  sessionTimeout: string;
   databaseUrl?: string;
   brokers?: string;
   topicPrefix?: string;
@@ -41,6 +43,8 @@ export function workerCommand(ctx: () => CliContext): Command {
     .option('--checkout-success-url <url>', 'where Stripe sends the rider after paying ({CHECKOUT_SESSION_ID} is filled in)', 'http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}')
     .option('--checkout-cancel-url <url>', 'where Stripe sends the rider who backs out', 'http://localhost:3000/checkout/cancel')
     .option('--inbox-retain <duration>', 'forget processed message ids older than this (keep it longer than Kafka retention); 0 keeps them', '14d')
+    .option('--stripe-timeout <duration>', 'give up on a Stripe request after this (the SDK then retries twice with the same key)', '20s')
+    .option('--session-timeout <duration>', 'Kafka group session timeout: how soon a dead replica’s partitions move', '30s')
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
     .option('--brokers <list>', 'Kafka brokers (default: KAFKA_BROKERS)')
     .option('--topic-prefix <prefix>', 'prefix of every Kafka topic name (default: KAFKA_TOPIC_PREFIX)')
@@ -69,10 +73,11 @@ export function workerCommand(ctx: () => CliContext): Command {
         retryDelaysMs,
         checkoutUrls: { successUrl: checkUrl(flags.checkoutSuccessUrl, '--checkout-success-url'), cancelUrl: checkUrl(flags.checkoutCancelUrl, '--checkout-cancel-url') },
         inboxRetainMs: durationMs(flags.inboxRetain, '--inbox-retain'),
+        sessionTimeoutMs: durationMs(flags.sessionTimeout, '--session-timeout', { min: 6000 }),
         metricsPort: positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 }),
       };
       const { stripeGatewayFromConfig } = await import('../../stripe/index.js');
-      const gateway = stripeGatewayFromConfig(flags);
+      const gateway = stripeGatewayFromConfig(flags, process.env, { timeoutMs: durationMs(flags.stripeTimeout, '--stripe-timeout', { min: 100 }) });
       const { PaymentsWorker } = await import('../../worker/worker.js');
       const { createRegistry } = await import('../../metrics.js');
       const { startOpsServer } = await import('../../http/ops-server.js');
