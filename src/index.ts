@@ -37,3 +37,29 @@ export {
   type RefundRequest,
 } from './stripe/index.js';
 export { startStripeEmulator, type EmulatorOptions, type RunningEmulator, type FaultConfig } from './stripe-emulator/index.js';
+export {
+  startWebhookService,
+  WEBHOOK_DEFAULTS,
+  verifySignature,
+  signPayload,
+  planEvent,
+  type WebhookServiceOptions,
+  type RunningWebhookService,
+  type SignatureCheck,
+  type EventPlan,
+} from './webhook/index.js';
+export { PaymentsWorker, WORKER_DEFAULTS, HANDLER_TOPICS, type WorkerOptions } from './worker/worker.js';
+export { FailureHeaders } from './worker/headers.js';
+export {
+  orderPlacedSchema,
+  checkoutRequestedSchema,
+  EventTypes,
+  type OrderPlaced,
+  type CheckoutRequested,
+  type PaymentCompleted,
+  type PaymentFailed,
+  type OrderCancelled,
+  type PaymentRefunded,
+  type CheckoutSessionCreated as CheckoutSessionCreatedEvent,
+} from './payments/events.js';
+export { canTransition, isTerminal, type PaymentStatus } from './payments/status.js';

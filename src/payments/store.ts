@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type { Queryable } from '../outbox/enqueue.js';
 import type { PaymentStatus } from './status.js';
 
 export type PaymentKind = 'payment_intent' | 'checkout_session';
@@ -44,10 +43,10 @@ export class ConcurrentPaymentWriteError extends Error {
   }
 }
 
-const COLUMNS = `aggregate_id, kind, status, amount, currency, idempotency_key, stripe_payment_intent_id,
+export const COLUMNS = `aggregate_id, kind, status, amount, currency, idempotency_key, stripe_payment_intent_id,
   stripe_checkout_session_id, stripe_refund_id, failure_code, failure_message, metadata`;
 
-interface DbRow {
+export interface DbRow {
   aggregate_id: string;
   kind: PaymentKind;
   status: PaymentStatus;
@@ -62,7 +61,7 @@ interface DbRow {
   metadata: Record<string, string>;
 }
 
-function fromDb(row: DbRow): PaymentRow {
+export function fromDb(row: DbRow): PaymentRow {
   return {
     aggregateId: row.aggregate_id,
     kind: row.kind,
@@ -79,7 +78,7 @@ function fromDb(row: DbRow): PaymentRow {
   };
 }
 
-type Db = Pick<pg.Pool | pg.PoolClient | pg.Client, 'query'>;
+export type Db = Pick<pg.Pool | pg.PoolClient | pg.Client, 'query'>;
 
 /** Payments rows by aggregate id, without locking: a hint read before calling Stripe. */
 export async function loadPayments(db: Db, aggregateIds: readonly string[]): Promise<Map<string, PaymentRow>> {
@@ -158,42 +157,6 @@ export async function processedMessageIds(db: Db, consumer: string, messageIds: 
 
 export type InboxResult<T> = { duplicate: true } | { duplicate: false; value: T };
 
-/**
- * Runs `work` in one transaction together with the inbox row for (consumer, messageId): the effect
- * and the record that it happened commit together, or neither does. If the message was already
- * applied (another delivery won the race) nothing runs and `duplicate` is true.
- */
-export async function inInboxTransaction<T>(
-  pool: pg.Pool,
-  inbox: { consumer: string; messageId: string },
-  work: (client: pg.PoolClient & Queryable) => Promise<T>,
-): Promise<InboxResult<T>> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    // A concurrent delivery of the same message waits here until the first commits, then sees its row.
-    const inserted = await client.query(
-      'INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [inbox.consumer, inbox.messageId],
-    );
-    if (inserted.rowCount === 0) {
-      await client.query('ROLLBACK');
-      return { duplicate: true };
-    }
-    const value = await work(client);
-    await client.query('COMMIT');
-    return { duplicate: false, value };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
-}
-
 /** Inbox retention: forgets message ids older than `olderThanMs`, `limit` rows at a time. */
 export async function deleteProcessedBefore(db: Db, olderThanMs: number, limit = 10_000): Promise<number> {
   const result = await db.query(
@@ -202,4 +165,22 @@ export async function deleteProcessedBefore(db: Db, olderThanMs: number, limit =
     [olderThanMs, limit],
   );
   return result.rowCount ?? 0;
+}
+
+/** A write applied to a row as `writePayment` applies it: ids and amounts given replace, others stay. */
+export function applyWrite(current: PaymentRow | undefined, write: PaymentWrite): PaymentRow {
+  return {
+    aggregateId: write.aggregateId,
+    kind: write.kind,
+    status: write.status,
+    amount: write.amount ?? current?.amount ?? null,
+    currency: write.currency ?? current?.currency ?? null,
+    idempotencyKey: write.idempotencyKey ?? current?.idempotencyKey ?? null,
+    paymentIntentId: write.paymentIntentId ?? current?.paymentIntentId ?? null,
+    checkoutSessionId: write.checkoutSessionId ?? current?.checkoutSessionId ?? null,
+    refundId: write.refundId ?? current?.refundId ?? null,
+    failureCode: write.failureCode ?? null,
+    failureMessage: write.failureMessage ?? null,
+    metadata: { ...current?.metadata, ...write.metadata },
+  };
 }

@@ -5,6 +5,7 @@ import { Topics, deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { UnavailableError } from '../errors.js';
 import { deleteProcessedBefore } from '../payments/store.js';
+import { GroupCommitter } from '../payments/group-commit.js';
 import type { CheckoutUrls } from '../payments/stripe-calls.js';
 import type { StripeGateway } from '../stripe/index.js';
 import { WorkerConsumer, type Route } from './consumer.js';
@@ -59,7 +60,7 @@ export class PaymentsWorker {
 
   constructor(private readonly options: WorkerOptions) {
     this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker' });
-    const deps = { pool: this.pool, gateway: options.gateway };
+    const deps = { committer: new GroupCommitter(this.pool), gateway: options.gateway };
     const all: Record<HandlerName, TopicHandler<any>[]> = {
       payments: [paymentsHandler(deps)],
       checkout: [checkoutHandler({ ...deps, urls: options.checkoutUrls })],

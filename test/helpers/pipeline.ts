@@ -45,7 +45,9 @@ export async function startPipeline(options: { faults?: Partial<FaultConfig>; se
   const db = await createTestDatabase();
   const pool = testPool(db.url);
   const prefix = uniquePrefix();
-  await ensurePipelineTopics({ brokers: kafkaBrokers.split(','), prefix, partitions: options.partitions ?? 3, retryLevels: options.retryLevels ?? 3 });
+  const ensure = () => ensurePipelineTopics({ brokers: kafkaBrokers.split(','), prefix, partitions: options.partitions ?? 3, retryLevels: options.retryLevels ?? 3 });
+  // A busy broker can answer a metadata request before a new topic's leaders are known; once more is enough.
+  await ensure().catch(async () => ensure());
   const emulator = await startStripeEmulator({ port: 0, seed: options.seed ?? 7, faults: options.faults ?? {} });
   const env = {
     DATABASE_URL: db.url,

@@ -15,10 +15,14 @@ describe('the library entry point', () => {
       'classifyStripeError',
       'startStripeEmulator',
       'redact',
+      'PaymentsWorker',
+      'canTransition',
     ] as const) {
       expect(typeof paymentsctl[name], name).toBe('function');
     }
     expect(paymentsctl.Topics.ordersPlaced).toBe('orders.placed');
     expect(paymentsctl.IdempotencyKey.paymentIntent('o-1')).toBe('pi:o-1');
+    expect(paymentsctl.FailureHeaders.attempts).toBe('paymentsctl_attempts');
+    expect(paymentsctl.orderPlacedSchema.safeParse({ order_id: 'o', amount: 1, currency: 'usd', payment_method: 'pm' }).success).toBe(true);
   });
 });

@@ -1,5 +1,3 @@
-import type pg from 'pg';
-import { enqueue } from '../../outbox/enqueue.js';
 import {
   aggregateIdOf,
   EventTypes,
@@ -10,19 +8,28 @@ import {
   type PaymentFailedIn,
   type PaymentRefunded,
 } from '../../payments/events.js';
-import { ConcurrentPaymentWriteError, inInboxTransaction, lockPayment, writePayment, type PaymentRow } from '../../payments/store.js';
-import { refundOnce } from '../../payments/stripe-calls.js';
+import type { Decision, GroupCommitter } from '../../payments/group-commit.js';
+import { ConcurrentPaymentWriteError, type PaymentRow } from '../../payments/store.js';
+import { refundOnce, type RefundResult } from '../../payments/stripe-calls.js';
 import { Topics } from '../../kafka/topics.js';
 import { StripeGatewayError, type StripeGateway } from '../../stripe/index.js';
 import type { TopicHandler } from '../handler.js';
 import { PermanentFailure } from '../failures.js';
 
-type Deps = { pool: pg.Pool; gateway: StripeGateway };
+type Deps = { committer: GroupCommitter; gateway: StripeGateway };
 
 const idsOf = (event: { order_id?: string; trip_id?: string }) => ({
   ...(event.order_id ? { order_id: event.order_id } : {}),
   ...(event.trip_id ? { trip_id: event.trip_id } : {}),
 });
+
+/** Releases the order or trip whose payment failed — unless the row says it did not fail. */
+export function decideRelease(event: PaymentFailedIn, current: PaymentRow | undefined): Decision {
+  // A failure the row does not show is stale news (a first card declined, a second one paid).
+  if (current && current.status !== 'failed') return { result: 'payment_not_failed' };
+  const data: OrderCancelled = { ...idsOf(event), reason: 'payment_failed' };
+  return { result: 'released', events: [{ topic: Topics.ordersCancelled, key: aggregateIdOf(event), type: EventTypes.orderCancelled, data }] };
+}
 
 /** payments.failed → orders.cancelled: release the order or trip whose payment failed. */
 export function releaseHandler(deps: Deps): TopicHandler<PaymentFailedIn> {
@@ -34,18 +41,62 @@ export function releaseHandler(deps: Deps): TopicHandler<PaymentFailedIn> {
     schema: paymentFailedSchema,
     aggregateOf: aggregateIdOf,
     async handle(event, message) {
-      const aggregateId = aggregateIdOf(event);
-      const result = await inInboxTransaction(deps.pool, { consumer, messageId: message.messageId }, async (client) => {
-        const current = await lockPayment(client, aggregateId);
-        // A failure the row does not show is stale news (a first card declined, a second one paid).
-        if (current && current.status !== 'failed') return 'payment_not_failed';
-        const data: OrderCancelled = { ...idsOf(event), reason: 'payment_failed' };
-        await enqueue(client, { topic: Topics.ordersCancelled, key: aggregateId, type: EventTypes.orderCancelled, data });
-        return 'released';
-      });
-      return result.duplicate ? 'duplicate' : result.value;
+      const committed = await deps.committer.submit({ consumer, messageId: message.messageId }, aggregateIdOf(event), (current) => decideRelease(event, current));
+      return committed.duplicate ? 'duplicate' : committed.value;
     },
   };
+}
+
+/**
+ * What a cancellation does, given what was done at Stripe before the transaction (`refund`, or a
+ * waiting payment stopped) and the row as it now stands. Anything else than what the work before
+ * assumed throws ConcurrentPaymentWriteError: the message starts over from the new row.
+ */
+export function decideCancellation(
+  event: OrderCancelledIn,
+  known: PaymentRow | undefined,
+  current: PaymentRow | undefined,
+  refund: RefundResult | undefined,
+): Decision {
+  const aggregateId = aggregateIdOf(event);
+  const changed = (): never => {
+    throw new ConcurrentPaymentWriteError(aggregateId);
+  };
+  const reason = event.reason ?? 'cancelled';
+  if (!known) {
+    if (current) return changed();
+    // No payment yet: a tombstone keeps the charge that may still come from happening.
+    return {
+      result: 'cancelled_before_payment',
+      write: { aggregateId, kind: event.order_id ? 'payment_intent' : 'checkout_session', status: 'cancelled', failureMessage: reason },
+    };
+  }
+  switch (known.status) {
+    case 'failed':
+    case 'cancelled':
+    case 'refunded':
+      return { result: 'nothing_to_refund' };
+    case 'pending':
+    case 'requires_action':
+      if (current?.status !== known.status) return changed();
+      return { result: 'cancelled_waiting_payment', write: { aggregateId, kind: current.kind, status: 'cancelled', failureMessage: reason } };
+    case 'succeeded': {
+      if (current?.status === 'refunded') return { result: 'already_refunded' };
+      if (current?.status !== 'succeeded' || !refund) return changed();
+      const data: PaymentRefunded = {
+        ...idsOf(event),
+        refund_id: refund.refundId,
+        payment_intent_id: current.paymentIntentId!,
+        amount: refund.amount,
+        currency: current.currency ?? '',
+      };
+      return {
+        result: 'refunded',
+        write: { aggregateId, kind: current.kind, status: 'refunded', refundId: refund.refundId },
+        events: [{ topic: Topics.paymentsRefunded, key: aggregateId, type: EventTypes.paymentRefunded, data }],
+      };
+    }
+  }
 }
 
 /**
@@ -55,7 +106,6 @@ export function releaseHandler(deps: Deps): TopicHandler<PaymentFailedIn> {
  */
 export function refundHandler(deps: Deps): TopicHandler<OrderCancelledIn> {
   const consumer = 'worker.saga.refund';
-  const kindOf = (event: OrderCancelledIn) => (event.order_id ? 'payment_intent' : 'checkout_session');
   return {
     handler: 'saga',
     topic: Topics.ordersCancelled,
@@ -64,57 +114,17 @@ export function refundHandler(deps: Deps): TopicHandler<OrderCancelledIn> {
     aggregateOf: aggregateIdOf,
     async handle(event, message, known) {
       const aggregateId = aggregateIdOf(event);
-      const inbox = { consumer, messageId: message.messageId };
-      const inTransaction = async (work: (client: pg.PoolClient, current: PaymentRow | undefined) => Promise<string>) => {
-        const result = await inInboxTransaction(deps.pool, inbox, async (client) => work(client, await lockPayment(client, aggregateId)));
-        return result.duplicate ? 'duplicate' : result.value;
-      };
-      // Each branch re-checks the locked row; if it moved since `known` was read, the whole
-      // message runs again with the fresh row.
-      const changed = () => {
-        throw new ConcurrentPaymentWriteError(aggregateId);
-      };
-
-      if (!known) {
-        return inTransaction(async (client, current) => {
-          if (current) return changed();
-          await writePayment(client, { aggregateId, kind: kindOf(event), status: 'cancelled', failureMessage: event.reason ?? 'cancelled' }, false);
-          return 'cancelled_before_payment';
-        });
+      let refund: RefundResult | undefined;
+      if (known?.status === 'succeeded') {
+        if (!known.paymentIntentId) throw new PermanentFailure(`payment ${aggregateId} succeeded but records no PaymentIntent to refund`);
+        refund = await refundOnce(deps.gateway, aggregateId, known.paymentIntentId);
+      } else if (known?.status === 'pending' || known?.status === 'requires_action') {
+        await stopWaitingPayment(deps.gateway, known);
       }
-      switch (known.status) {
-        case 'failed':
-        case 'cancelled':
-        case 'refunded':
-          return inTransaction(async () => 'nothing_to_refund');
-        case 'pending':
-        case 'requires_action': {
-          await stopWaitingPayment(deps.gateway, known);
-          return inTransaction(async (client, current) => {
-            if (current?.status !== known.status) return changed();
-            await writePayment(client, { aggregateId, kind: current.kind, status: 'cancelled', failureMessage: event.reason ?? 'cancelled' }, true);
-            return 'cancelled_waiting_payment';
-          });
-        }
-        case 'succeeded': {
-          if (!known.paymentIntentId) throw new PermanentFailure(`payment ${aggregateId} succeeded but records no PaymentIntent to refund`);
-          const refund = await refundOnce(deps.gateway, aggregateId, known.paymentIntentId);
-          return inTransaction(async (client, current) => {
-            if (current?.status === 'refunded') return 'already_refunded';
-            if (current?.status !== 'succeeded') return changed();
-            await writePayment(client, { aggregateId, kind: current.kind, status: 'refunded', refundId: refund.refundId, failureCode: null, failureMessage: null }, true);
-            const data: PaymentRefunded = {
-              ...idsOf(event),
-              refund_id: refund.refundId,
-              payment_intent_id: known.paymentIntentId!,
-              amount: refund.amount,
-              currency: current.currency ?? '',
-            };
-            await enqueue(client, { topic: Topics.paymentsRefunded, key: aggregateId, type: EventTypes.paymentRefunded, data });
-            return 'refunded';
-          });
-        }
-      }
+      const committed = await deps.committer.submit({ consumer, messageId: message.messageId }, aggregateId, (current) =>
+        decideCancellation(event, known, current, refund),
+      );
+      return committed.duplicate ? 'duplicate' : committed.value;
     },
   };
 }

@@ -1,0 +1,144 @@
+// Worker benchmark: 20,000 orders already on orders.placed, the Stripe emulator with no added
+// latency, the publisher running; payments per second from the worker's first consume to the last
+// payments.completed visible in Kafka, with 1 and with 3 worker processes.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { Partitioners } from 'kafkajs';
+import { createKafka } from '../dist/kafka/client.js';
+import { ensurePipelineTopics } from '../dist/kafka/ensure.js';
+import { withBenchStack, machine } from './_stack.js';
+
+const BIN = fileURLToPath(new URL('../bin/paymentsctl.js', import.meta.url));
+const ORDERS = Number(process.env.BENCH_WORKER_ORDERS ?? 20_000);
+const PARTITIONS = 6;
+
+/** Starts a role of the binary and resolves once `ready` matches one of its log lines. */
+function startRole(args, env, ready) {
+  const child = execa(process.execPath, [BIN, ...args], { env: { LOG_LEVEL: 'info', ...env }, reject: false, stdin: 'ignore', all: true });
+  let out = '';
+  const started = new Promise((resolve, reject) => {
+    child.all.on('data', (chunk) => {
+      out += chunk;
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const entry = JSON.parse(line);
+          if (ready(entry)) return resolve({ entry, at: performance.now() });
+        } catch {
+          // a partial line; the next chunk completes it
+        }
+      }
+    });
+    child.then(() => reject(new Error(`${args[0]} exited:\n${out.slice(-3000)}`)));
+  });
+  return { child, started, output: () => out };
+}
+
+async function fillOrders(brokers, topic) {
+  const producer = createKafka({ brokers: [brokers] }).producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const now = new Date().toISOString();
+  for (let i = 0; i < ORDERS; i += 2_000) {
+    const messages = [];
+    for (let n = i; n < Math.min(ORDERS, i + 2_000); n++) {
+      const order = { order_id: `order-${n}`, amount: 1000 + (n % 9000), currency: 'usd', customer: `cus_${n % 500}`, payment_method: 'pm_card_visa' };
+      messages.push({
+        key: order.order_id,
+        value: JSON.stringify(order),
+        headers: { ce_specversion: '1.0', ce_id: randomUUID(), ce_type: 'orders.placed', ce_source: 'bench', ce_time: now, 'content-type': 'application/json' },
+      });
+    }
+    await producer.send({ topic, messages, acks: -1 });
+  }
+  await producer.disconnect();
+}
+
+/** Counts distinct orders on payments.completed until all arrived; resolves with the time of the last. */
+async function watchCompleted(brokers, topic) {
+  const consumer = createKafka({ brokers: [brokers] }).consumer({ groupId: `bench-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = new Set();
+  let resolveDone;
+  const done = new Promise((resolve) => (resolveDone = resolve));
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) seen.add(message.key.toString());
+      if (seen.size >= ORDERS) resolveDone(performance.now());
+    },
+  });
+  return { done, seen, stop: () => consumer.disconnect() };
+}
+
+async function run1(stack, workers) {
+  const prefix = `bench${randomBytes(3).toString('hex')}.`;
+  const url = await stack.newDatabase();
+  await ensurePipelineTopics({ brokers: [stack.brokers], prefix, partitions: PARTITIONS });
+  await fillOrders(stack.brokers, `${prefix}orders.placed`);
+
+  const emulator = startRole(['stripe-emulator', '--port', '0', '--seed', '1'], {}, (e) => e.msg === 'stripe emulator listening');
+  const { entry } = await emulator.started;
+  const env = { DATABASE_URL: url, KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC_PREFIX: prefix, STRIPE_API_BASE: entry.url, STRIPE_API_KEY: 'sk_test_bench' };
+  const publisher = startRole(['publish-outbox', '--metrics-port', '0'], env, (e) => e.msg === 'became the active outbox publisher');
+  await publisher.started;
+  const watcher = await watchCompleted(stack.brokers, `${prefix}payments.completed`);
+
+  const roles = [];
+  for (let i = 0; i < workers; i++) roles.push(startRole(['worker', '--metrics-port', '0', '--handlers', 'payments'], env, (e) => e.msg === 'joined consumer group'));
+  // The first worker to join its group starts consuming at once.
+  const firstConsume = Math.min(...(await Promise.all(roles.map((r) => r.started.then((s) => s.at)))));
+  const timeout = sleep(600_000).then(() => {
+    throw new Error(`timed out: ${watcher.seen.size} of ${ORDERS} payments.completed`);
+  });
+  const lastVisible = await Promise.race([watcher.done, timeout]);
+  const seconds = (lastVisible - firstConsume) / 1000;
+  const handlerMs = await meanHandlerMs(roles);
+
+  await watcher.stop();
+  for (const role of [...roles, publisher, emulator]) {
+    role.child.kill('SIGTERM');
+    await role.child;
+  }
+  return { paymentsPerSec: Math.round(ORDERS / seconds), seconds: Number(seconds.toFixed(1)), handlerMs };
+}
+
+/** Mean time a worker spent on one message (Stripe call and transaction), from its /metrics. */
+async function meanHandlerMs(roles) {
+  let sum = 0;
+  let count = 0;
+  for (const role of roles) {
+    const line = role.output().split('\n').find((l) => l.includes('serving /healthz'));
+    const text = await (await fetch(`http://127.0.0.1:${JSON.parse(line).port}/metrics`)).text();
+    const sample = (name) => Number(text.split('\n').find((l) => l.startsWith(name))?.split(' ').pop() ?? 0);
+    sum += sample('paymentsctl_worker_handler_duration_seconds_sum');
+    count += sample('paymentsctl_worker_handler_duration_seconds_count');
+  }
+  return count ? Number(((sum / count) * 1000).toFixed(1)) : null;
+}
+
+export async function run() {
+  return withBenchStack(async (stack) => {
+    const one = await run1(stack, 1);
+    console.log(`1 worker: ${one.paymentsPerSec} payments/s (${one.seconds} s, ${one.handlerMs} ms per message)`);
+    const three = await run1(stack, 3);
+    console.log(`3 workers: ${three.paymentsPerSec} payments/s (${three.seconds} s, ${three.handlerMs} ms per message)`);
+    return {
+      orders: ORDERS,
+      partitions: PARTITIONS,
+      paymentsPerSec1: one.paymentsPerSec,
+      paymentsPerSec3: three.paymentsPerSec,
+      seconds1: one.seconds,
+      seconds3: three.seconds,
+      handlerMs1: one.handlerMs,
+      handlerMs3: three.handlerMs,
+      target: { paymentsPerSec1: 1000 },
+      workerConcurrency: 32,
+      kafka: stack.kafkaVersion,
+      postgres: stack.postgres,
+      stripe: 'paymentsctl stripe-emulator, no added latency, separate process',
+      machine: machine(),
+    };
+  });
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import Stripe from 'stripe';
+import { BIN } from './cli.js';
+
+// Signing goes through Stripe's own SDK, never through the receiver's code under test.
+const sdk = new Stripe('sk_test_webhook_helpers');
+
+/** A `Stripe-Signature` header as Stripe makes it (`t=…,v1=…`), for `payload` at `timestamp` (unix seconds). */
+export function stripeSignature(payload: string, secret: string, timestamp = Math.floor(Date.now() / 1000)): string {
+  return sdk.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+}
+
+export function eventId(): string {
+  return `evt_test_${randomBytes(12).toString('hex')}`;
+}
+
+/** A Stripe Event envelope around `object`, as Stripe POSTs it. */
+export function stripeEvent(type: string, object: Record<string, unknown>, id = eventId()): Record<string, unknown> {
+  return {
+    id,
+    object: 'event',
+    api_version: '2025-01-27.acacia',
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+  };
+}
+
+export function checkoutSession(fields: { metadata?: Record<string, string>; paymentIntent?: string | null; paymentStatus?: string; amount?: number; id?: string; status?: string } = {}) {
+  return {
+    id: fields.id ?? `cs_test_${randomBytes(10).toString('hex')}`,
+    object: 'checkout.session',
+    amount_total: fields.amount ?? 2500,
+    currency: 'usd',
+    metadata: fields.metadata ?? {},
+    mode: 'payment',
+    payment_intent: fields.paymentIntent === undefined ? `pi_${randomBytes(10).toString('hex')}` : fields.paymentIntent,
+    payment_status: fields.paymentStatus ?? 'paid',
+    status: fields.status ?? 'complete',
+  };
+}
+
+export function paymentIntent(fields: { id?: string; metadata?: Record<string, string>; amount?: number; status?: string; lastPaymentError?: Record<string, string> | null } = {}) {
+  const amount = fields.amount ?? 1999;
+  const succeeded = (fields.status ?? 'succeeded') === 'succeeded';
+  return {
+    id: fields.id ?? `pi_${randomBytes(10).toString('hex')}`,
+    object: 'payment_intent',
+    amount,
+    amount_received: succeeded ? amount : 0,
+    currency: 'usd',
+    latest_charge: `ch_${randomBytes(8).toString('hex')}`,
+    metadata: fields.metadata ?? {},
+    status: fields.status ?? 'succeeded',
+    last_payment_error: fields.lastPaymentError ?? null,
+  };
+}
+
+export function charge(fields: { paymentIntent: string; metadata?: Record<string, string>; amount?: number; refunded?: number }) {
+  const amount = fields.amount ?? 1999;
+  const refunded = fields.refunded ?? amount;
+  return {
+    id: `ch_${randomBytes(8).toString('hex')}`,
+    object: 'charge',
+    amount,
+    amount_refunded: refunded,
+    currency: 'usd',
+    metadata: fields.metadata ?? {},
+    payment_intent: fields.paymentIntent,
+    refunded: refunded >= amount,
+    status: 'succeeded',
+  };
+}
+
+export interface WebhookReply {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** POSTs `body` to the receiver with the given headers (none added but the content type). */
+export async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, method = 'POST'): Promise<WebhookReply> {
+  const response = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    ...(method === 'GET' || method === 'HEAD' ? {} : { body }),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+/** Signs `event` with `secret` and POSTs it, as Stripe delivers. */
+export async function deliver(url: string, event: Record<string, unknown>, secret: string, timestamp?: number): Promise<WebhookReply> {
+  const payload = JSON.stringify(event, null, 2);
+  return post(url, payload, { 'stripe-signature': stripeSignature(payload, secret, timestamp) });
+}
+
+export interface WebhookServeProcess {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  process: ResultPromise;
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<{ exitCode: number | undefined }>;
+}
+
+/** Runs `paymentsctl webhook-serve` as its own process on a free port, the way it runs in a container. */
+export async function startWebhookServe(env: Record<string, string>, args: string[] = []): Promise<WebhookServeProcess> {
+  const child = execa(process.execPath, [BIN, 'webhook-serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: { LOG_LEVEL: 'info', ...env },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    buffer: true,
+  });
+  let output = '';
+  child.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let port = 0;
+  for (let i = 0; !port; i++) {
+    const line = output.split('\n').find((l) => l.includes('webhook-serve listening'));
+    if (line) port = (JSON.parse(line) as { port: number }).port;
+    else if (child.exitCode !== null && child.exitCode !== undefined) throw new Error(`webhook-serve exited early:\n${output}`);
+    else if (i > 600) throw new Error(`webhook-serve did not start:\n${output}`);
+    else await sleep(25);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    process: child,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal);
+      const result = await child;
+      return { exitCode: result.exitCode };
+    },
+  };
+}
