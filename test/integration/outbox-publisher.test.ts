@@ -136,6 +136,10 @@ describe('publish-outbox', () => {
     await waitFor('the rejection to be recorded', async () =>
       ((await pool.query(`SELECT 1 FROM outbox WHERE last_error IS NOT NULL`)).rowCount ?? 0) > 0,
     );
+    // A consumer can see a message before the publisher has marked its row: wait for the mark.
+    await waitFor('the first row of the stuck key to be marked published', async () =>
+      ((await pool.query(`SELECT 1 FROM outbox WHERE key = 'stuck' AND published_at IS NOT NULL`)).rowCount ?? 0) > 0,
+    );
     const rows = (await pool.query<{ event_id: string; published_at: Date | null; last_error: string | null; attempts: number }>(
       `SELECT event_id::text, published_at, last_error, attempts FROM outbox WHERE key = 'stuck' ORDER BY id`,
     )).rows;
