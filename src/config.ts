@@ -165,7 +165,7 @@ export function topicPrefix(flags?: object, env?: NodeJS.ProcessEnv): string {
 export function stripeApiKey(flags?: object, env?: NodeJS.ProcessEnv): string {
   const raw = rawSetting('stripeApiKey', flags, env);
   if (!raw) throw missing('stripeApiKey');
-  if (!/^(sk|rk)_(test|live)_[A-Za-z0-9]+$/.test(raw.value)) {
+  if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(raw.value)) {
     // Never echo the value: it may be a real key pasted into the wrong variable.
     throw invalid('stripeApiKey', raw.source, 'expected a Stripe secret key starting with sk_test_, sk_live_, rk_test_ or rk_live_');
   }

@@ -10,6 +10,7 @@ import {
   webhookSecrets,
 } from '../../src/config.js';
 import { ConfigError, ExitCode, exitCodeFor } from '../../src/errors.js';
+import * as emulatorKey from '../../src/stack/stripe-emulator.js';
 import { redact } from '../../src/redact.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -29,6 +30,9 @@ describe('configuration', () => {
     expect(databaseUrl({}, env)).toBe('postgres://a@h1/db1');
     expect(databaseUrl({}, { DB_DSN: 'postgres://b@h2/db2' })).toBe('postgres://b@h2/db2');
     expect(stripeApiKey({}, { STRIPE_KEY: 'sk_test_alias123' })).toBe('sk_test_alias123');
+    // The key `stack up` prints for its emulator is accepted by the roles it starts.
+    const { EMULATOR_API_KEY } = emulatorKey;
+    expect(stripeApiKey({}, { STRIPE_API_KEY: EMULATOR_API_KEY })).toBe(EMULATOR_API_KEY);
     expect(webhookSecrets({}, { STRIPE_WEBHOOK_KEY: 'whsec_old1, whsec_new2' })).toEqual(['whsec_old1', 'whsec_new2']);
     expect(kafkaBrokers({ brokers: '10.0.0.1:9092' }, { KAFKA_BROKERS: '127.0.0.1:9092' })).toEqual(['10.0.0.1:9092']);
   });
