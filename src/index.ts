@@ -48,7 +48,7 @@ export {
   type SignatureCheck,
   type EventPlan,
 } from './webhook/index.js';
-export { PaymentsWorker, WORKER_DEFAULTS, HANDLER_TOPICS, type WorkerOptions } from './worker/worker.js';
+export { PaymentsWorker, type WorkerOptions } from './worker/worker.js';
 export { FailureHeaders } from './worker/headers.js';
 export {
   orderPlacedSchema,

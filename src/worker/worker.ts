@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { createPool } from '../db/connect.js';
 import { createKafka } from '../kafka/client.js';
-import { Topics, deadLetterTopic, retryTopic } from '../kafka/topics.js';
+import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { UnavailableError } from '../errors.js';
 import { deleteProcessedBefore } from '../payments/store.js';
@@ -32,19 +32,6 @@ export interface WorkerOptions {
   registry: Registry;
   log: Logger;
 }
-
-export const WORKER_DEFAULTS = {
-  groupId: 'paymentsctl-worker',
-  concurrency: 32,
-  inboxRetainMs: 14 * 24 * 3600_000,
-};
-
-/** The Kafka topics each handler consumes (without prefix). */
-export const HANDLER_TOPICS: Record<HandlerName, readonly string[]> = {
-  payments: [Topics.ordersPlaced],
-  checkout: [Topics.checkoutRequested],
-  saga: [Topics.paymentsFailed, Topics.ordersCancelled],
-};
 
 const INBOX_RETENTION_EVERY_MS = 10 * 60_000;
 
