@@ -76,3 +76,22 @@ export function withDatabase(url: string, database: string): string {
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * Runs `work` — which opens and commits its own transaction — on a pooled client. On failure the
+ * transaction is rolled back; a client that cannot even roll back is discarded, not reused.
+ */
+export async function withTransactionClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    return await work(client);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {
+      broken = true;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

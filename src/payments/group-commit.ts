@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withTransactionClient } from '../db/connect.js';
 import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
 import { writePayments } from './payment-writes.js';
 import { applyWrite, COLUMNS, ConcurrentPaymentWriteError, fromDb, type DbRow, type InboxResult, type PaymentRow, type PaymentWrite } from './store.js';
@@ -76,29 +77,16 @@ export class GroupCommitter {
   }
 
   private async commit(batch: Item[]): Promise<void> {
-    let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    let broken = false;
-    try {
-      const outcomes = await this.inTransaction(client, batch);
+      const outcomes = await withTransactionClient(this.pool, (client) => this.inTransaction(client, batch));
       batch.forEach((item, index) => {
         const outcome = outcomes[index]!;
         if (outcome instanceof Error) item.reject(outcome);
         else item.resolve(outcome);
       });
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      // Raced by another transaction: whoever lost starts over against the rows as they are now.
+      // Raced by another transaction, or the database failed: every message starts over.
       for (const item of batch) item.reject(error);
-    } finally {
-      client.release(broken);
     }
   }
 

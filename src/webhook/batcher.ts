@@ -1,3 +1,4 @@
+import { withTransactionClient } from '../db/connect.js';
 import type pg from 'pg';
 import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
 import { loadPayments } from '../payments/store.js';
@@ -127,9 +128,7 @@ export class GroupCommitStore {
    * so two batches (or a batch and a worker) can wait for each other but never deadlock.
    */
   private async inOneTransaction(batch: Pending[]): Promise<RecordResult[]> {
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
+    return withTransactionClient(this.pool, async (client) => {
       const aggregates = [...new Set(batch.flatMap((p) => (p.plan.action === 'apply' ? [p.plan.change.aggregateId!] : [])))].sort();
       // A statement per step, not per event: every statement costs the database a reply of its own.
       const [, claims, , rows] = await Promise.all(
@@ -178,13 +177,6 @@ export class GroupCommitStore {
         if (decision === 'recorded') return { duplicate: false, outcome: provisionalOutcome(p.plan) };
         return decision.result;
       });
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { withTransactionClient } from '../db/connect.js';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
@@ -90,9 +91,7 @@ export async function recordWebhookEvent(pool: pg.Pool, event: StripeEvent, payl
  * A step that errors aborts the transaction, so whatever was sent behind it cannot commit.
  */
 async function applyInTransaction(pool: pg.Pool, event: StripeEvent, payload: string, change: PaymentChange, options: RecordOptions): Promise<RecordResult> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
+  return withTransactionClient(pool, async (client) => {
     const provisional = provisionalOutcome({ action: 'apply', change });
     const [, inserted, row] = await Promise.all(
       oneWrite(client, () => [
@@ -124,14 +123,7 @@ async function applyInTransaction(pool: pg.Pool, event: StripeEvent, payload: st
     await Promise.all(steps);
     if (announces) await client.query('COMMIT');
     return decision.result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /**
