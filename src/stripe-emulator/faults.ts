@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import type { SeededRandom } from './random.js';
+import type { SeededRandom } from '../random.js';
 
 /**
  * The failures the emulator can inject. API faults apply to `/v1/*` requests only — never to the

@@ -15,7 +15,7 @@ import { FaultInjector, type FaultConfig } from './faults.js';
 import { IdempotencyStore } from './idempotency.js';
 import { ID_PREFIX, newId, newWebhookSecret } from './ids.js';
 import { registerPaymentIntentRoutes } from './payment-intent-routes.js';
-import { randomSeed, SeededRandom } from './random.js';
+import { randomSeed, SeededRandom } from '../random.js';
 import { registerRefundRoutes } from './refund-routes.js';
 import { EmulatorStore } from './store.js';
 import { DEFAULT_WEBHOOK_RETRY, WebhookDispatcher, type WebhookRetryPolicy, type WebhookTarget } from './webhook-delivery.js';
