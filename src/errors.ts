@@ -55,6 +55,11 @@ export class OperationError extends PaymentsctlError {
   readonly exitCode = ExitCode.failed;
 }
 
+/** Stopped by SIGINT or SIGTERM before it finished. */
+export class InterruptedError extends PaymentsctlError {
+  readonly exitCode = ExitCode.interrupted;
+}
+
 /** An applied migration's file changed since it was applied. */
 export class MigrationDriftError extends OperationError {}
 

@@ -1,6 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN } from './cli.js';
+import { sumSamples } from '../../src/dev/prometheus.js';
 
 export interface RoleProcess {
   metricsPort: number;
@@ -52,14 +53,4 @@ export async function startRole(role: string, env: Record<string, string>, args:
       await child;
     },
   };
-}
-
-export function sumSamples(text: string, name: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
 }

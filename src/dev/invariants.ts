@@ -1,0 +1,115 @@
+import { isTerminal, type PaymentStatus } from '../payments/status.js';
+import type { InvariantCheck } from './types.js';
+
+/**
+ * The money invariants a run must end with, decided from what the stores say — the application's
+ * orders, the payments table, the saga's inbox, Kafka and the emulator's charges — never from what
+ * the roles claim.
+ */
+export interface RunEvidence {
+  /** every order the application committed, and whether its payment should go through */
+  orders: ReadonlyArray<{ aggregateId: string; pays: boolean }>;
+  requested: number;
+  /** payments row status per order */
+  statuses: ReadonlyMap<string, PaymentStatus>;
+  /** releases (orders.cancelled) the saga processed, per order */
+  compensations: ReadonlyMap<string, number>;
+  /** successful charges the emulator made, per order */
+  charges: ReadonlyMap<string, number>;
+  outboxBacklog: number;
+  deadLetters: number;
+  consumerLag: number;
+  unexpectedExits: number;
+}
+
+const SHOWN = 5;
+
+function listed(ids: string[], describe: (id: string) => string = (id) => id): string {
+  const shown = ids.slice(0, SHOWN).map(describe).join(', ');
+  return ids.length > SHOWN ? `${shown} and ${ids.length - SHOWN} more` : shown;
+}
+
+function check(name: string, offenders: string[], okDetail: string, failDetail: (offenders: string[]) => string): InvariantCheck {
+  return offenders.length === 0 ? { name, ok: true, detail: okDetail } : { name, ok: false, detail: failDetail(offenders) };
+}
+
+export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
+  const { orders, statuses, compensations, charges } = evidence;
+  const statusOf = (id: string) => statuses.get(id) ?? 'no payment';
+  const expected = (pays: boolean): PaymentStatus => (pays ? 'succeeded' : 'failed');
+  const declined = orders.filter((order) => !order.pays);
+  // A refunded payment took the money first: its charge counts.
+  const tookMoney = new Set(orders.filter((order) => ['succeeded', 'refunded'].includes(statusOf(order.aggregateId))).map((order) => order.aggregateId));
+  const ordersCharged = orders.filter((order) => (charges.get(order.aggregateId) ?? 0) > 0).length;
+
+  return [
+    check(
+      'every order was placed',
+      orders.length === evidence.requested ? [] : [`${evidence.requested - orders.length}`],
+      `${orders.length.toLocaleString('en-US')} orders committed with their outbox events`,
+      () => `${orders.length} of ${evidence.requested} orders were committed`,
+    ),
+    check(
+      'every order reached exactly one terminal outcome',
+      orders.filter((order) => !statuses.has(order.aggregateId) || !isTerminal(statuses.get(order.aggregateId)!)).map((order) => order.aggregateId),
+      `${orders.length.toLocaleString('en-US')} orders, one payments row each, all terminal`,
+      (ids) => `${ids.length} without a terminal outcome: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
+    ),
+    check(
+      'every outcome is the one the card called for',
+      orders.filter((order) => statuses.has(order.aggregateId) && isTerminal(statuses.get(order.aggregateId)!) && statuses.get(order.aggregateId) !== expected(order.pays)).map((order) => order.aggregateId),
+      `${(orders.length - declined.length).toLocaleString('en-US')} paid, ${declined.length.toLocaleString('en-US')} declined`,
+      (ids) => `${ids.length} orders ended otherwise: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
+    ),
+    check(
+      'every declined order was compensated',
+      orders.filter((order) => statuses.get(order.aggregateId) === 'failed' && !compensations.has(order.aggregateId)).map((order) => order.aggregateId),
+      `${[...compensations.keys()].length.toLocaleString('en-US')} orders released by the saga`,
+      (ids) => `${ids.length} failed payments whose order was never released: ${listed(ids)}`,
+    ),
+    check(
+      'no paid order was released',
+      orders.filter((order) => compensations.has(order.aggregateId) && statuses.get(order.aggregateId) !== 'failed').map((order) => order.aggregateId),
+      'the saga released only orders whose payment failed',
+      (ids) => `${ids.length} orders released although their payment did not fail: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
+    ),
+    check(
+      'at most one successful charge per order',
+      orders.filter((order) => (charges.get(order.aggregateId) ?? 0) > 1).map((order) => order.aggregateId),
+      'no order was charged twice',
+      (ids) => `${ids.length} orders charged more than once: ${listed(ids, (id) => `${id} (${charges.get(id)} charges)`)}`,
+    ),
+    check(
+      'the emulator charged exactly the orders the payments table says succeeded',
+      orders
+        .filter((order) => ((charges.get(order.aggregateId) ?? 0) > 0) !== tookMoney.has(order.aggregateId))
+        .map((order) => order.aggregateId),
+      `${ordersCharged.toLocaleString('en-US')} orders charged = ${tookMoney.size.toLocaleString('en-US')} payments succeeded`,
+      (ids) => `${ordersCharged} orders charged, ${tookMoney.size} payments succeeded; they disagree on ${listed(ids, (id) => `${id} (${statusOf(id)}, ${charges.get(id) ?? 0} charges)`)}`,
+    ),
+    check(
+      'the outbox is drained',
+      evidence.outboxBacklog > 0 ? [String(evidence.outboxBacklog)] : [],
+      'every outbox row was published',
+      () => `${evidence.outboxBacklog} outbox rows were never published`,
+    ),
+    check(
+      'nothing in a dead-letter topic',
+      evidence.deadLetters > 0 ? [String(evidence.deadLetters)] : [],
+      'every message was handled',
+      () => `${evidence.deadLetters} messages were dead-lettered (read them with their paymentsctl_dlq_reason headers)`,
+    ),
+    check(
+      'the worker consumed everything',
+      evidence.consumerLag > 0 ? [String(evidence.consumerLag)] : [],
+      'consumer lag 0 on every topic and retry topic',
+      () => `${evidence.consumerLag} messages were never consumed`,
+    ),
+    check(
+      'roles exited only when killed',
+      evidence.unexpectedExits > 0 ? [String(evidence.unexpectedExits)] : [],
+      'no role crashed',
+      () => `${evidence.unexpectedExits} unexpected exits (see the role logs)`,
+    ),
+  ];
+}

@@ -1,0 +1,384 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { abortableSleep } from '../backoff.js';
+import { createPool } from '../db/connect.js';
+import { errorMessage, InterruptedError, OperationError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isTerminal, PAYMENT_STATUSES, type PaymentStatus } from '../payments/status.js';
+import { SeededRandom } from '../random.js';
+import { freePort } from '../stack/ports.js';
+import type { FaultConfig } from '../stripe-emulator/faults.js';
+import { ChaosMonkey, CHAOS_FAULTS, CHAOS_STRIPE_TIMEOUT } from './chaos.js';
+import { CheckoutCustomers } from './customer.js';
+import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
+import { checkInvariants } from './invariants.js';
+import { planOrders, type PlannedOrder } from './plan.js';
+import { COMPENSATION_CONSUMER, emptyOutcomes, PipelineProbe, type PipelineFacts } from './probe.js';
+import { RestartingCounter, sumSamples } from './prometheus.js';
+import { RoleStartError, SupervisedRole } from './roles.js';
+import { committedOrders, createShopTable, placeOrders } from './shop.js';
+import { Topics } from '../kafka/topics.js';
+import type { DevPhase, DevSnapshot, DevSummary, RoleName, StageSnapshot } from './types.js';
+
+export interface DevOptions {
+  orders: number;
+  /** orders per second; 0 = as fast as possible */
+  ratePerSecond: number;
+  declineRate: number;
+  checkoutShare: number;
+  chaos: boolean;
+  keep: boolean;
+  seed: number;
+  /** give up waiting when nothing has moved for this long */
+  stallTimeoutMs: number;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** aborted by SIGINT/SIGTERM: stop everything, clean up, and throw InterruptedError */
+  signal: AbortSignal;
+  onStep?: (text: string) => void;
+  onSnapshot?: (snapshot: DevSnapshot) => void;
+  /** the verdict, as soon as it is known (before cleanup, which can take a few seconds) */
+  onSummary?: (summary: DevSummary) => void;
+  /** with --keep and a passing run: resolves when the person is done with the running pipeline */
+  holdOpen?: (variables: Record<string, string>) => Promise<void>;
+}
+
+const TICK_MS = 500;
+/** quiet ticks in a row before the pipeline counts as drained */
+const QUIET_TICKS = 3;
+const PARTITIONS = 3;
+const RECENT_LINES = 5;
+
+export function newRunId(): string {
+  return `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+}
+
+/** Runs the whole pipeline on the local stack, drives orders through it, and checks the money invariants. */
+export async function runDev(options: DevOptions): Promise<DevSummary> {
+  const runId = newRunId();
+  const step = options.onStep ?? (() => undefined);
+  const dev = await prepareEnvironment({ runId, partitions: PARTITIONS, env: options.env, log: options.log, step });
+  const run = new DevRun(dev, options);
+  let keepData = false;
+  try {
+    const summary = await run.execute();
+    keepData = !summary.ok || options.keep;
+    return summary;
+  } catch (error) {
+    if (error instanceof RoleStartError) throw new OperationError(error.message, { hint: `role logs are in ${dev.runDir}` });
+    throw error;
+  } finally {
+    await run.stopRoles();
+    await run.close();
+    if (!keepData) await teardownEnvironment(dev, { env: options.env, log: options.log, workerGroup: run.workerGroup });
+  }
+}
+
+class DevRun {
+  readonly workerGroup: string;
+  private readonly pool: pg.Pool;
+  private readonly plan: PlannedOrder[];
+  private readonly roles: SupervisedRole[] = [];
+  private readonly probe: PipelineProbe;
+  private readonly recent: string[] = [];
+  private readonly duplicates = { worker: new RestartingCounter(), webhook: new RestartingCounter() };
+  private readonly history: { at: number; placed: number; published: number; settled: number; webhooks: number }[] = [];
+  private readonly startedAt = Date.now();
+  private readonly stop = new AbortController();
+  private phase: DevPhase = 'placing';
+  private placed = 0;
+  private firstPlacedAt?: number;
+  private settledAt?: number;
+  private latest?: PipelineFacts;
+  private probeError?: string;
+
+  constructor(
+    private readonly dev: DevEnvironment,
+    private readonly options: DevOptions,
+  ) {
+    this.workerGroup = `${dev.topicPrefix}paymentsctl-worker`;
+    this.pool = createPool(dev.databaseUrl, { max: 12, applicationName: 'paymentsctl-dev' });
+    this.plan = planOrders({ count: options.orders, declineRate: options.declineRate, checkoutShare: options.checkoutShare, seed: options.seed, runId: dev.runId });
+    this.probe = new PipelineProbe(this.pool, {
+      brokers: dev.brokers,
+      topicPrefix: dev.topicPrefix,
+      workerGroup: this.workerGroup,
+      orderIds: this.plan.map((order) => order.aggregateId),
+      log: options.log,
+    });
+  }
+
+  async execute(): Promise<DevSummary> {
+    const { options, dev } = this;
+    const interrupted = options.signal;
+    interrupted.addEventListener('abort', () => this.stop.abort(), { once: true });
+    await createShopTable(this.pool);
+    options.onStep?.('starting publish-outbox, worker and webhook-serve');
+    await this.startRoles();
+    const monitor = this.monitor();
+
+    let restoreFaults: FaultConfig | undefined;
+    let chaos: ChaosMonkey | undefined;
+    if (options.chaos) {
+      restoreFaults = await dev.emulator.faults();
+      await dev.emulator.setFaults(CHAOS_FAULTS);
+      this.note('emulator faults on: 500s (stored), resets, held responses, duplicate and reordered webhooks');
+      chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
+      chaos.start();
+    }
+    const customers = new CheckoutCustomers(this.pool, dev.emulator, this.plan, options.log);
+    const customersDone = customers.run(this.stop.signal);
+    try {
+      try {
+        await placeOrders(this.pool, this.plan, {
+          ratePerSecond: options.ratePerSecond,
+          concurrency: 8,
+          signal: this.stop.signal,
+          onPlaced: () => {
+            this.firstPlacedAt ??= Date.now();
+            this.placed++;
+          },
+        });
+        this.phase = 'draining';
+        await this.waitFor((facts) => this.settledCount(facts) >= this.plan.length);
+      } finally {
+        if (chaos) {
+          await chaos.stop();
+          this.note('chaos over: every role runs again, emulator faults off');
+        }
+        if (restoreFaults) await dev.emulator.setFaults(restoreFaults).catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
+      }
+      if (!interrupted.aborted) await Promise.all(this.roles.map((role) => role.waitUntilReady()));
+      // Drained: everything settled, nothing left to publish or consume, for a few looks in a row.
+      let quiet = 0;
+      let seen: PipelineFacts | undefined;
+      await this.waitFor((facts) => {
+        if (facts !== seen) {
+          seen = facts;
+          quiet = this.settledCount(facts) >= this.plan.length && facts.outboxBacklog === 0 && facts.consumerLag === 0 ? quiet + 1 : 0;
+        }
+        return quiet >= QUIET_TICKS;
+      });
+    } finally {
+      this.stop.abort();
+      await customersDone;
+      await monitor;
+    }
+    if (interrupted.aborted) throw new InterruptedError('interrupted; the run was abandoned and its data removed');
+
+    this.phase = 'checking';
+    const summary = await this.summarize();
+    this.phase = 'done';
+    this.emit();
+    options.onSummary?.(summary);
+    if (summary.ok && options.keep && options.holdOpen) await options.holdOpen(roleVariables(dev));
+    return summary;
+  }
+
+  async stopRoles(): Promise<void> {
+    await Promise.all(this.roles.map((role) => role.stop()));
+  }
+
+  async close(): Promise<void> {
+    await this.probe.close();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async startRoles(): Promise<void> {
+    const { dev, options } = this;
+    const env = { ...roleVariables(dev), LOG_LEVEL: 'info' };
+    const [publisherPort, workerPort] = await Promise.all([freePort(), freePort()]);
+    const ops = (port: number) => ['--metrics-host', '127.0.0.1', '--metrics-port', String(port)];
+    const specs: { name: RoleName; argv: string[]; opsPort: number }[] = [
+      { name: 'publisher', argv: ['publish-outbox', ...ops(publisherPort), '--poll-interval', '250ms'], opsPort: publisherPort },
+      {
+        name: 'worker',
+        argv: [
+          'worker',
+          ...ops(workerPort),
+          '--group',
+          this.workerGroup,
+          // A killed worker's partitions wait this long before they move; 6 s is the broker's minimum.
+          '--session-timeout',
+          options.chaos ? '6s' : '10s',
+          '--stripe-timeout',
+          options.chaos ? CHAOS_STRIPE_TIMEOUT : '20s',
+        ],
+        opsPort: workerPort,
+      },
+      // The receiver serves /readyz and /metrics on its webhook port.
+      { name: 'receiver', argv: ['webhook-serve', '--host', '127.0.0.1', '--port', String(dev.webhookPort), '--path', dev.webhookPath], opsPort: dev.webhookPort },
+    ];
+    for (const spec of specs) this.roles.push(new SupervisedRole({ ...spec, env }, dev.runDir, options.log, (line) => this.note(line)));
+    await Promise.all(this.roles.map((role) => role.start()));
+  }
+
+  /** Takes a look at the pipeline every tick and shows it, until the run stops. */
+  private async monitor(): Promise<void> {
+    while (!this.stop.signal.aborted) {
+      await this.look();
+      this.emit();
+      await abortableSleep(TICK_MS, [this.stop.signal]);
+    }
+    await this.look();
+  }
+
+  private async look(): Promise<void> {
+    try {
+      this.latest = await this.probe.facts();
+      this.probeError = undefined;
+    } catch (error) {
+      // Keep the last picture; say so once.
+      if (this.probeError === undefined) this.note(`could not read the pipeline's state: ${errorMessage(error)}`);
+      this.probeError = errorMessage(error);
+    }
+    const [worker, receiver] = await Promise.all([this.role('worker').metrics(), this.role('receiver').metrics()]);
+    if (worker !== undefined) this.duplicates.worker.observe(sumSamples(worker, 'paymentsctl_worker_messages_processed_total', { result: 'duplicate' }));
+    if (receiver !== undefined) this.duplicates.webhook.observe(sumSamples(receiver, 'paymentsctl_webhook_duplicates_total'));
+    const facts = this.latest;
+    if (facts && this.settledAt === undefined && this.settledCount(facts) >= this.plan.length) this.settledAt = Date.now();
+    this.history.push({
+      at: Date.now(),
+      placed: this.placed,
+      published: facts?.published ?? 0,
+      settled: facts ? this.settledCount(facts) : 0,
+      webhooks: facts?.webhookEvents ?? 0,
+    });
+    while (this.history.length > 2 && Date.now() - this.history[0]!.at > 3_000) this.history.shift();
+  }
+
+  /**
+   * Resolves once `done` holds for the latest look, or when nothing has moved for the stall
+   * timeout (the checks then say what is missing), or when the run is interrupted.
+   */
+  private async waitFor(done: (facts: PipelineFacts) => boolean): Promise<void> {
+    let signature = '';
+    let movedAt = Date.now();
+    while (!this.options.signal.aborted) {
+      const facts = this.latest;
+      if (facts && done(facts)) return;
+      const now = JSON.stringify([this.placed, facts]);
+      if (now !== signature) {
+        signature = now;
+        movedAt = Date.now();
+      } else if (Date.now() - movedAt > this.options.stallTimeoutMs) {
+        this.note(`nothing moved for ${Math.round(this.options.stallTimeoutMs / 1000)}s; checking what there is`);
+        return;
+      }
+      await abortableSleep(TICK_MS, [this.options.signal]);
+    }
+  }
+
+  private settledCount(facts: PipelineFacts): number {
+    return PAYMENT_STATUSES.filter(isTerminal).reduce((sum, status) => sum + facts.outcomes[status], 0);
+  }
+
+  private role(name: RoleName): SupervisedRole {
+    return this.roles.find((role) => role.name === name)!;
+  }
+
+  private note(line: string): void {
+    const text = `[${((Date.now() - this.startedAt) / 1000).toFixed(1)}s] ${line}`;
+    this.recent.push(text);
+    if (this.recent.length > RECENT_LINES) this.recent.shift();
+    this.options.log.info({ run: this.dev.runId }, line);
+  }
+
+  private stage(key: 'placed' | 'published' | 'settled' | 'webhooks'): StageSnapshot {
+    const first = this.history[0];
+    const last = this.history[this.history.length - 1];
+    if (!first || !last) return { total: 0, perSecond: 0 };
+    const seconds = (last.at - first.at) / 1000;
+    return { total: last[key], perSecond: seconds > 0 ? Math.max(0, (last[key] - first[key]) / seconds) : 0 };
+  }
+
+  private emit(): void {
+    const facts = this.latest;
+    this.options.onSnapshot?.({
+      phase: this.phase,
+      elapsedMs: Date.now() - this.startedAt,
+      chaos: this.options.chaos,
+      orders: { planned: this.plan.length, placed: this.placed, terminal: facts ? this.settledCount(facts) : 0 },
+      stages: { placed: this.stage('placed'), published: this.stage('published'), settled: this.stage('settled'), webhooks: this.stage('webhooks') },
+      outboxBacklog: facts?.outboxBacklog ?? 0,
+      consumerLag: facts?.consumerLag ?? 0,
+      retries: facts?.retries ?? 0,
+      deadLetters: facts?.deadLetters ?? 0,
+      outcomes: facts?.outcomes ?? emptyOutcomes(),
+      compensated: facts?.compensated ?? 0,
+      duplicatesAbsorbed: { worker: this.duplicates.worker.total, webhook: this.duplicates.webhook.total },
+      roles: this.roles.map((role) => role.snapshot()),
+      recent: [...this.recent],
+    });
+  }
+
+  private async summarize(): Promise<DevSummary> {
+    const { dev, options } = this;
+    const ids = this.plan.map((order) => order.aggregateId);
+    const [orders, statusRows, compensationRows, chargeReport, facts] = await Promise.all([
+      committedOrders(this.pool),
+      this.pool.query<{ aggregate_id: string; status: PaymentStatus }>('SELECT aggregate_id, status FROM payments WHERE aggregate_id = ANY($1)', [ids]),
+      this.pool.query<{ key: string; n: string }>(
+        `SELECT o.key, count(*) AS n FROM outbox o
+           JOIN processed_messages p ON p.consumer = $1 AND p.message_id = o.event_id::text
+          WHERE o.topic = $2 AND o.key = ANY($3) GROUP BY o.key`,
+        [COMPENSATION_CONSUMER, Topics.ordersCancelled, ids],
+      ),
+      dev.emulator.charges(),
+      this.probe.facts(),
+    ]);
+    const statuses = new Map(statusRows.rows.map((row) => [row.aggregate_id, row.status]));
+    const compensations = new Map(compensationRows.rows.map((row) => [row.key, Number(row.n)]));
+    const charges = new Map(ids.filter((id) => (chargeReport.byOrder[id] ?? 0) > 0).map((id) => [id, chargeReport.byOrder[id]!]));
+    const unexpectedExits = this.roles.reduce((sum, role) => sum + role.snapshot().unexpectedExits, 0);
+    const checks = checkInvariants({
+      orders,
+      requested: options.orders,
+      statuses,
+      compensations,
+      charges,
+      outboxBacklog: facts.outboxBacklog,
+      deadLetters: facts.deadLetters,
+      consumerLag: facts.consumerLag,
+      unexpectedExits,
+    });
+    const outcomes = emptyOutcomes();
+    for (const status of statuses.values()) outcomes[status]++;
+    const kills = Object.fromEntries(this.roles.map((role) => [role.name, role.snapshot().kills])) as Record<RoleName, number>;
+    const ok = checks.every((c) => c.ok);
+    const busySeconds = this.firstPlacedAt && this.settledAt ? (this.settledAt - this.firstPlacedAt) / 1000 : 0;
+    return {
+      ok,
+      runId: dev.runId,
+      seed: options.seed,
+      chaos: options.chaos,
+      durationMs: Date.now() - this.startedAt,
+      orders: {
+        requested: options.orders,
+        placed: orders.length,
+        direct: this.plan.filter((order) => order.flow === 'direct').length,
+        checkout: this.plan.filter((order) => order.flow === 'checkout').length,
+        expectedSucceeded: this.plan.filter((order) => order.pays).length,
+        expectedFailed: this.plan.filter((order) => !order.pays).length,
+      },
+      outcomes,
+      missing: ids.filter((id) => !statuses.has(id)).length,
+      compensated: compensations.size,
+      emulator: {
+        ordersCharged: charges.size,
+        successfulCharges: [...charges.values()].reduce((sum, n) => sum + n, 0),
+        doubleCharged: [...charges].filter(([, n]) => n > 1).map(([id]) => id),
+      },
+      outboxBacklog: facts.outboxBacklog,
+      consumerLag: facts.consumerLag,
+      deadLetters: facts.deadLetters,
+      retries: facts.retries,
+      duplicatesAbsorbed: { worker: this.duplicates.worker.total, webhook: this.duplicates.webhook.total },
+      kills: { total: Object.values(kills).reduce((sum, n) => sum + n, 0), ...kills },
+      unexpectedExits,
+      ordersPerSecond: busySeconds > 0 ? Math.round((orders.length / busySeconds) * 10) / 10 : 0,
+      checks,
+      where: { database: `paymentsctl_dev_${dev.runId}`, topicPrefix: dev.topicPrefix, logDir: dev.runDir, kept: !ok || options.keep },
+    };
+  }
+}

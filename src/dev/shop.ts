@@ -1,0 +1,70 @@
+import pLimit from 'p-limit';
+import type pg from 'pg';
+import { abortableSleep } from '../backoff.js';
+import { withTransactionClient } from '../db/connect.js';
+import { enqueue } from '../outbox/enqueue.js';
+import type { PlannedOrder } from './plan.js';
+
+/**
+ * The application side of a `dev` run: a small shop that records each order in its own table and
+ * emits the order's event through the outbox in the same transaction — the way a real service
+ * uses `enqueue`.
+ */
+
+export async function createShopTable(pool: pg.Pool): Promise<void> {
+  await pool.query(`CREATE TABLE IF NOT EXISTS dev_orders (
+    aggregate_id text PRIMARY KEY,
+    flow         text NOT NULL,
+    pays         boolean NOT NULL,
+    amount       bigint NOT NULL,
+    currency     text NOT NULL,
+    placed_at    timestamptz NOT NULL DEFAULT now()
+  )`);
+}
+
+/** The orders the shop committed: the ground truth every outcome is checked against. */
+export async function committedOrders(pool: pg.Pool): Promise<{ aggregateId: string; pays: boolean }[]> {
+  const result = await pool.query<{ aggregate_id: string; pays: boolean }>('SELECT aggregate_id, pays FROM dev_orders ORDER BY aggregate_id');
+  return result.rows.map((row) => ({ aggregateId: row.aggregate_id, pays: row.pays }));
+}
+
+export interface PlaceOptions {
+  /** orders per second; 0 places them as fast as the connections allow */
+  ratePerSecond: number;
+  /** transactions in flight at once */
+  concurrency: number;
+  signal: AbortSignal;
+  onPlaced: () => void;
+}
+
+/** Places the orders at a steady rate, each in its own application transaction. */
+export async function placeOrders(pool: pg.Pool, orders: readonly PlannedOrder[], options: PlaceOptions): Promise<void> {
+  const limit = pLimit(options.concurrency);
+  const started = Date.now();
+  const place = (order: PlannedOrder) =>
+    limit(async () => {
+      if (options.signal.aborted) return;
+      await withTransactionClient(pool, async (client) => {
+        const { data } = order;
+        await client.query('INSERT INTO dev_orders (aggregate_id, flow, pays, amount, currency) VALUES ($1, $2, $3, $4, $5)', [
+          order.aggregateId,
+          order.flow,
+          order.pays,
+          data.amount,
+          data.currency,
+        ]);
+        await enqueue(client, { topic: order.topic, key: order.aggregateId, type: order.topic, data });
+      });
+      options.onPlaced();
+    });
+  const inFlight: Promise<void>[] = [];
+  for (const [i, order] of orders.entries()) {
+    if (options.signal.aborted) break;
+    if (options.ratePerSecond > 0) {
+      const dueAt = started + (i * 1000) / options.ratePerSecond;
+      if (dueAt > Date.now()) await abortableSleep(dueAt - Date.now(), [options.signal]);
+    }
+    inFlight.push(place(order));
+  }
+  await Promise.all(inFlight);
+}
