@@ -13,6 +13,7 @@ import { publishOutboxCommand } from './commands/publish-outbox.js';
 import { stripeEmulatorCommand } from './commands/stripe-emulator.js';
 import { workerCommand } from './commands/worker.js';
 import { webhookServeCommand } from './commands/webhook-serve.js';
+import { devCommand } from './commands/dev.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -39,7 +40,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
         '3 a required service or tool is unavailable · 130 interrupted',
     );
   // Subcommands inherit exitOverride and output settings only when added after they are set.
-  for (const make of [stackCommand, migrateCommand, topicsCommand, publishOutboxCommand, workerCommand, webhookServeCommand, stripeEmulatorCommand]) {
+  for (const make of [devCommand, stackCommand, migrateCommand, topicsCommand, publishOutboxCommand, workerCommand, webhookServeCommand, stripeEmulatorCommand]) {
     const command = make(context);
     copySettings(program, command);
     program.addCommand(command);

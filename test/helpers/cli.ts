@@ -25,7 +25,7 @@ export interface CliResult {
 }
 
 /** Spawns the built binary, as a user would run it. */
-export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}, options: { timeoutMs?: number } = {}): Promise<CliResult> {
   const base: Record<string, string | undefined> = { ...process.env };
   for (const name of AMBIENT) delete base[name];
   const result = await execa(process.execPath, [BIN, ...args], {
@@ -34,7 +34,7 @@ export async function runCli(args: string[], env: Record<string, string | undefi
     reject: false,
     stdin: 'ignore',
     stripFinalNewline: false,
-    timeout: 240_000,
+    timeout: options.timeoutMs ?? 240_000,
   });
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 };
 }

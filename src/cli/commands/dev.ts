@@ -1,0 +1,108 @@
+import { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../../errors.js';
+
+interface DevFlags {
+  orders: string;
+  rate: string;
+  declineRate: string;
+  checkoutShare: string;
+  chaos?: boolean;
+  keep?: boolean;
+  seed?: string;
+  stallTimeout: string;
+}
+
+/** Plain progress lines (no TTY, or --json) at most this often. */
+const PROGRESS_EVERY_MS = 2_000;
+
+export function devCommand(ctx: () => CliContext): Command {
+  return new Command('dev')
+    .summary('run the whole pipeline locally, drive orders through it, and check that no payment was lost or doubled')
+    .description(
+      'Bring up (or reuse) the local stack, run publish-outbox, worker and webhook-serve as child processes,\n' +
+        'place orders through the outbox — direct charges, declines, Checkout Sessions paid through signed\n' +
+        'webhooks — and end with an invariant check: every order has exactly one terminal outcome, every\n' +
+        'declined order was compensated, the emulator charged each order at most once and exactly the ones\n' +
+        'the payments table says succeeded, nothing is left in the outbox, a consumer group or a DLQ.\n' +
+        'Each run gets its own database and topic prefix, removed afterwards unless a check failed or --keep.\n' +
+        'Exit 0 only if every check holds; 1 if one does not.',
+    )
+    .option('--orders <n>', 'orders to place', '1000')
+    .option('--rate <n>', 'orders placed per second; 0 = as fast as possible', '200')
+    .option('--decline-rate <0..1>', 'share of orders whose card is declined (they must be compensated)', '0.1')
+    .option('--checkout-share <0..1>', 'share of orders paid through a Checkout Session and its webhooks instead of a direct PaymentIntent', '0.25')
+    .option('--chaos', 'SIGKILL and restart the roles at random while orders flow, and turn on Stripe faults (500s, resets, timeouts, duplicate and reordered webhooks)')
+    .option('--keep', 'after a passing run, leave the pipeline running (Ctrl-C stops the roles) and keep its database and topics')
+    .option('--seed <n>', 'seed for the order mix and the chaos (default: random, printed in the summary)')
+    .option('--stall-timeout <duration>', 'stop waiting when nothing has moved for this long; the checks then show what is missing', '60s')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  paymentsctl dev --orders 1000\n  paymentsctl dev --orders 2000 --chaos --json | jq .checks\n\n' +
+        'On a terminal it shows a live view; otherwise it prints a progress line every 2 s (on stderr with --json).',
+    )
+    .action(async (flags: DevFlags) => {
+      const c = ctx();
+      const { fraction, positiveInt, durationMs } = await import('../../config.js');
+      const { randomSeed } = await import('../../random.js');
+      const { runDev } = await import('../../dev/run.js');
+      const { renderDevSummary, renderProgressLine } = await import('../../ui/dev.js');
+      const { renderEnvLines, renderJson } = await import('../../ui/output.js');
+      const { createLogger } = await import('../../log.js');
+
+      const options = {
+        orders: positiveInt(flags.orders, '--orders', { max: 1_000_000 }),
+        ratePerSecond: positiveInt(flags.rate, '--rate', { min: 0, max: 100_000 }),
+        declineRate: fraction(flags.declineRate, '--decline-rate'),
+        checkoutShare: fraction(flags.checkoutShare, '--checkout-share'),
+        seed: flags.seed === undefined ? randomSeed() : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 31 - 1 }),
+        stallTimeoutMs: durationMs(flags.stallTimeout, '--stall-timeout', { min: 1_000 }),
+        chaos: Boolean(flags.chaos),
+        keep: Boolean(flags.keep),
+      };
+
+      const live = !c.json && Boolean(process.stdout.isTTY);
+      // Plain lines go where they do not disturb the one JSON document on stdout.
+      const plain = c.json ? c.stderr : c.stdout;
+      const interrupt = new AbortController();
+      let release: (() => void) | undefined;
+      const onSignal = () => (release ? release() : interrupt.abort());
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+
+      const view = live ? (await import('../../ui/dev-view.js')).startLiveView() : undefined;
+      let lastLine = 0;
+      try {
+        const summary = await runDev({
+          ...options,
+          env: process.env,
+          // Log lines would tear the live view apart; what matters shows in it.
+          log: live ? createLogger({ level: 'error' }) : c.log,
+          signal: interrupt.signal,
+          onStep: (text) => plain(`${text}\n`),
+          onSnapshot: (snapshot) => {
+            if (view) return view.update(snapshot);
+            if (Date.now() - lastLine < PROGRESS_EVERY_MS && snapshot.phase !== 'done') return;
+            lastLine = Date.now();
+            plain(renderProgressLine(snapshot));
+          },
+          onSummary: (result) => {
+            view?.stop();
+            c.stdout(c.json ? renderJson(result) : renderDevSummary(result));
+          },
+          holdOpen: async (variables) => {
+            plain(
+              `\nThe pipeline keeps running (--keep). In another shell:\n${renderEnvLines(variables)}` +
+                'Ctrl-C stops the roles; the stack, the database and the topics stay (`paymentsctl stack down` removes the stack).\n',
+            );
+            await new Promise<void>((resolve) => (release = resolve));
+          },
+        });
+        if (!summary.ok) c.exitCode = ExitCode.failed;
+      } finally {
+        view?.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
