@@ -92,9 +92,15 @@ export class WorkerConsumer {
     return this.joined && !this.crashed;
   }
 
-  /** Called if the consumer stops for good on its own (the process should then exit non-zero). */
+  /**
+   * Called if the consumer stops for good on its own (the process should then exit non-zero) —
+   * also if that already happened: kafkajs reports a failure to join the group as a crash after
+   * `run()` has resolved, so it can come before anyone listens.
+   */
   onFailure(listener: (error: Error) => void): void {
     this.onFatal = listener;
+    const crashed = this.crashed;
+    if (crashed) setImmediate(() => listener(crashed));
   }
 
   async start(): Promise<void> {

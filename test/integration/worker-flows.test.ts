@@ -116,4 +116,15 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     expect(session.amount_total).toBe(1999);
     expect(await paymentRow('trip-1')).toMatchObject({ status: 'pending', kind: 'checkout_session', stripe_checkout_session_id: trip1.session_id, idempotency_key: 'cs:trip-1' });
   });
+
+  it('exits 3 when it cannot join its consumer group, instead of running unready for ever', { timeout: 60_000 }, async () => {
+    // The broker refuses a session timeout above group.max.session.timeout.ms (30 min). kafkajs
+    // reports that as a crash after the consumer has started, the way it reports a group
+    // coordinator that cannot be found on a broker still loading.
+    const worker = await pipeline.startWorker(['--group', 'worker-flows-unjoinable', '--session-timeout', '40m']);
+    const result = await worker.process;
+    expect(result.exitCode).toBe(3);
+    expect(worker.output()).toContain('session timeout is not within the range allowed by the broker');
+    expect(worker.output()).toContain('"msg":"stopped"');
+  });
 });
