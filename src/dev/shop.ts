@@ -37,29 +37,30 @@ export interface PlaceOptions {
   onPlaced: () => void;
 }
 
-/** Places the orders at a steady rate, each in its own application transaction. */
+/**
+ * Places the orders at a steady rate, each in its own application transaction. The first order
+ * that cannot be placed stops the placing, and its error is thrown once those in flight are done.
+ */
 export async function placeOrders(pool: pg.Pool, orders: readonly PlannedOrder[], options: PlaceOptions): Promise<void> {
   const limit = pLimit(options.concurrency);
   const started = Date.now();
+  let failure: { error: unknown } | undefined;
   const place = (order: PlannedOrder) =>
     limit(async () => {
-      if (options.signal.aborted) return;
-      await withTransactionClient(pool, async (client) => {
-        const { data } = order;
-        await client.query('INSERT INTO dev_orders (aggregate_id, flow, pays, amount, currency) VALUES ($1, $2, $3, $4, $5)', [
-          order.aggregateId,
-          order.flow,
-          order.pays,
-          data.amount,
-          data.currency,
-        ]);
-        await enqueue(client, { topic: order.topic, key: order.aggregateId, type: order.topic, data });
-      });
+      if (options.signal.aborted || failure) return;
+      try {
+        await placeOne(pool, order);
+      } catch (error) {
+        // Recorded inside the task, before the next queued one starts and looks at it; and never a
+        // rejection that nobody awaits yet, which would end the process.
+        failure ??= { error };
+        return;
+      }
       options.onPlaced();
     });
   const inFlight: Promise<void>[] = [];
   for (const [i, order] of orders.entries()) {
-    if (options.signal.aborted) break;
+    if (options.signal.aborted || failure) break;
     if (options.ratePerSecond > 0) {
       const dueAt = started + (i * 1000) / options.ratePerSecond;
       if (dueAt > Date.now()) await abortableSleep(dueAt - Date.now(), [options.signal]);
@@ -67,4 +68,23 @@ export async function placeOrders(pool: pg.Pool, orders: readonly PlannedOrder[]
     inFlight.push(place(order));
   }
   await Promise.all(inFlight);
+  if (failure) throw failure.error;
+}
+
+/** One order and its event, in one application transaction. */
+async function placeOne(pool: pg.Pool, order: PlannedOrder): Promise<void> {
+  await withTransactionClient(pool, async (client) => {
+    const { data } = order;
+    // The order and its event commit together or not at all: that is the outbox's promise.
+    await client.query('BEGIN');
+    await client.query('INSERT INTO dev_orders (aggregate_id, flow, pays, amount, currency) VALUES ($1, $2, $3, $4, $5)', [
+      order.aggregateId,
+      order.flow,
+      order.pays,
+      data.amount,
+      data.currency,
+    ]);
+    await enqueue(client, { topic: order.topic, key: order.aggregateId, type: order.topic, data });
+    await client.query('COMMIT');
+  });
 }
