@@ -1,4 +1,4 @@
-import type { FaultConfig } from '../stripe-emulator/faults.js';
+import { DEFAULT_FAULTS, type FaultConfig } from '../stripe-emulator/faults.js';
 import { abortableSleep } from '../backoff.js';
 import type { SeededRandom } from '../random.js';
 import type { SupervisedRole } from './roles.js';
@@ -9,7 +9,8 @@ import type { SupervisedRole } from './roles.js';
  * past the worker's timeout, and webhooks sent twice and out of order. Never dropped webhooks:
  * Stripe retries a failed delivery, but one it never sends is only found by reconciliation.
  */
-export const CHAOS_FAULTS: Partial<FaultConfig> = {
+export const CHAOS_FAULTS: FaultConfig = {
+  ...DEFAULT_FAULTS,
   errorRate: 0.04,
   errorStatus: 500,
   errorAfterRunRate: 0.3,

@@ -70,11 +70,13 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
   step(before.running ? 'reusing the running local stack' : 'starting the local stack (PostgreSQL, Kafka, Stripe emulator); the first run downloads Kafka');
   const stack = await stackUp({ env, log });
   const ownsStack = !before.postgres && !stack.reused;
+  let createdDatabase: string | undefined;
   try {
     const stripe = await stripeOf(stack, env);
     step(`creating this run's database and Kafka topics (run ${runId})`);
     const name = `paymentsctl_dev_${runId}`;
     await ensureDatabase(stack.databaseUrl, name);
+    createdDatabase = name;
     const databaseUrl = withDatabase(stack.databaseUrl, name);
     const report = await migrateDatabase(databaseUrl, await loadMigrations(), { mode: 'apply', log });
     if (!report.ok) throw new OperationError(`migrating ${name} failed: ${report.error}`);
@@ -112,6 +114,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
       webhookSecret: endpoint.secret as string,
     };
   } catch (error) {
+    // Nothing ran yet, so there is nothing to inspect: leave no half-made run behind.
+    if (createdDatabase) await dropDatabase(stack.databaseUrl, createdDatabase).catch(() => undefined);
     if (ownsStack) await stackDown({ env, log }).catch(() => undefined);
     throw error;
   }

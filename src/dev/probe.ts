@@ -58,6 +58,8 @@ export class PipelineProbe {
     if (this.connected) await this.admin.disconnect().catch(() => undefined);
   }
 
+  // By this run's order ids: the emulator sends every event of the account to every endpoint, so
+  // a receiver also records the payments of another run sharing the emulator.
   private async databaseFacts() {
     const [statuses, outbox, webhooks, compensated] = await Promise.all([
       this.pool.query<{ status: PaymentStatus; n: string }>('SELECT status, count(*) AS n FROM payments WHERE aggregate_id = ANY($1) GROUP BY status', [this.orderIds]),

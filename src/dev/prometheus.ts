@@ -13,15 +13,21 @@ export function sumSamples(text: string, name: string, labels: Record<string, st
 }
 
 /**
- * A counter read from a process that may restart: a drop means the process started over from 0,
- * so what it counts since is added to what was counted before (as Prometheus' rate() does).
+ * A counter read from a process that may restart. Each reading says which run of the process it
+ * came from (its pid): a new one started over from 0, so what the old one had counted is kept. A
+ * drop within the same run is taken as a restart too (as Prometheus' rate() does).
  */
 export class RestartingCounter {
   private before = 0;
   private last = 0;
+  private instance?: number;
 
-  observe(value: number): void {
-    if (value < this.last) this.before += this.last;
+  observe(value: number, instance?: number): void {
+    if (instance !== this.instance || value < this.last) {
+      this.before += this.last;
+      this.last = 0;
+    }
+    this.instance = instance;
     this.last = value;
   }
 

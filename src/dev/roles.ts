@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../stack/paths.js';
 import { recordPid } from '../stack/process.js';
@@ -17,20 +18,21 @@ export interface RoleSpec {
   env: Record<string, string>;
 }
 
-/** A role exited on its own before it ever became ready: its configuration cannot work. */
+/** A role could not be brought up (it exited before it was ever ready, or never got ready): restarting would not help. */
 export class RoleStartError extends Error {
   constructor(
     readonly role: RoleName,
-    readonly exitCode: number | null,
-    readonly logTail: string,
+    message: string,
   ) {
-    super(`${role} exited with code ${exitCode} before it was ready; its last log lines:\n${logTail}`);
+    super(message);
     this.name = 'RoleStartError';
   }
 }
 
 const READY_POLL_MS = 200;
 const STOP_GRACE_MS = 30_000;
+/** tries again for a role that exits "unavailable" before it was ever ready */
+const START_RETRIES = 3;
 
 /**
  * One role run as a child process of the same binary, the way a container runs it, with its output
@@ -45,6 +47,7 @@ export class SupervisedRole {
   private kills = 0;
   private unexpectedExits = 0;
   private restarts = 0;
+  private startRetries = 0;
   private stopping = false;
   private killRequested = false;
   private exited?: Promise<void>;
@@ -69,10 +72,6 @@ export class SupervisedRole {
     return this.state === 'ready' ? Date.now() - this.readySince : 0;
   }
 
-  get startError(): RoleStartError | undefined {
-    return this.fatal;
-  }
-
   snapshot(): RoleSnapshot {
     return {
       name: this.spec.name,
@@ -90,12 +89,15 @@ export class SupervisedRole {
     await this.waitUntilReady();
   }
 
-  async waitUntilReady(timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  /** Resolves once it answers /readyz, or at once when it is being stopped or `signal` fires. */
+  async waitUntilReady(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     while (this.state !== 'ready') {
       if (this.fatal) throw this.fatal;
-      if (this.stopping) return;
-      if (Date.now() > deadline) throw new RoleStartError(this.spec.name, null, await this.logTail());
+      if (this.stopping || options.signal?.aborted) return;
+      if (Date.now() > deadline) {
+        throw new RoleStartError(this.spec.name, `${this.spec.name} was not ready after ${Math.round((options.timeoutMs ?? 120_000) / 1000)}s; its last log lines:\n${await this.logTail()}`);
+      }
       await sleep(READY_POLL_MS);
     }
   }
@@ -111,8 +113,7 @@ export class SupervisedRole {
     await this.exited;
     await sleep(downtimeMs);
     if (this.stopping) return;
-    this.restarts++;
-    this.launch();
+    this.relaunch();
   }
 
   /** SIGTERM: the role finishes its in-flight work and exits; SIGKILL after a grace period. */
@@ -128,11 +129,15 @@ export class SupervisedRole {
     this.state = 'stopped';
   }
 
-  async metrics(): Promise<string | undefined> {
+  /** Its /metrics text, with the pid of the process that served it; undefined while it is not ready. */
+  async metrics(): Promise<{ text: string; pid: number | undefined } | undefined> {
     if (this.state !== 'ready') return undefined;
+    const pid = this.child?.pid;
     try {
       const response = await fetch(`http://127.0.0.1:${this.spec.opsPort}/metrics`, { signal: AbortSignal.timeout(1_000) });
-      return response.ok ? await response.text() : undefined;
+      const text = response.ok ? await response.text() : undefined;
+      // A reading that raced a restart could belong to either process: skip it.
+      return text !== undefined && pid === this.child?.pid ? { text, pid } : undefined;
     } catch {
       return undefined;
     }
@@ -141,6 +146,17 @@ export class SupervisedRole {
   async logTail(lines = 20): Promise<string> {
     const text = await readFile(this.logFile, 'utf8').catch(() => '');
     return text.trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  /** After a kill or a crash. Never throws: it runs where nobody awaits it, so a failure becomes fatal for waitUntilReady. */
+  private relaunch(): void {
+    this.restarts++;
+    try {
+      this.launch();
+    } catch (error) {
+      this.state = 'down';
+      this.fatal = new RoleStartError(this.spec.name, `${this.spec.name} could not be started again: ${errorMessage(error)}`);
+    }
   }
 
   private launch(): void {
@@ -175,19 +191,31 @@ export class SupervisedRole {
       this.killRequested = false;
       return;
     }
+    // Before it was ever ready, "unavailable" (3) can pass — a broker still creating its offsets
+    // topic — so it gets a few more tries, as a Deployment would; that is starting, not crashing.
+    if (!this.readyOnce && code === ExitCode.unavailable && this.startRetries < START_RETRIES) {
+      this.startRetries++;
+      this.notify(`${this.spec.name} could not start yet (a service was unavailable); trying again`);
+      this.relaunchSoon();
+      return;
+    }
     this.unexpectedExits++;
     this.log.warn({ role: this.spec.name, code, signal, logFile: this.logFile }, 'role exited unexpectedly');
     if (!this.readyOnce) {
-      // Exiting before it was ever ready is a configuration or environment problem (exit 2 or 3);
-      // restarting would only repeat it.
-      void this.logTail().then((tail) => (this.fatal = new RoleStartError(this.spec.name, code, tail)));
+      // Any other exit before it was ever ready is a configuration it cannot work with: restarting
+      // would only repeat it.
+      void this.logTail().then((tail) => {
+        this.fatal = new RoleStartError(this.spec.name, `${this.spec.name} exited with code ${code ?? signal} before it was ready; its last log lines:\n${tail}`);
+      });
       return;
     }
     this.notify(`${this.spec.name} exited unexpectedly (code ${code ?? signal}); restarting`);
+    this.relaunchSoon();
+  }
+
+  private relaunchSoon(): void {
     void sleep(1_000).then(() => {
-      if (this.stopping) return;
-      this.restarts++;
-      this.launch();
+      if (!this.stopping) this.relaunch();
     });
   }
 

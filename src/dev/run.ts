@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { abortableSleep } from '../backoff.js';
-import { createPool } from '../db/connect.js';
+import { createPool, databaseName } from '../db/connect.js';
 import { errorMessage, InterruptedError, OperationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isTerminal, PAYMENT_STATUSES, type PaymentStatus } from '../payments/status.js';
 import { SeededRandom } from '../random.js';
 import { freePort } from '../stack/ports.js';
-import type { FaultConfig } from '../stripe-emulator/faults.js';
+import { DEFAULT_FAULTS, type FaultConfig } from '../stripe-emulator/faults.js';
 import { ChaosMonkey, CHAOS_FAULTS, CHAOS_STRIPE_TIMEOUT } from './chaos.js';
 import { CheckoutCustomers } from './customer.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
@@ -65,7 +65,13 @@ export async function runDev(options: DevOptions): Promise<DevSummary> {
     keepData = !summary.ok || options.keep;
     return summary;
   } catch (error) {
-    if (error instanceof RoleStartError) throw new OperationError(error.message, { hint: `role logs are in ${dev.runDir}` });
+    if (error instanceof RoleStartError) {
+      // Its logs are the only way to see why; the run's database and topics stay with them.
+      keepData = true;
+      throw new OperationError(error.message, {
+        hint: `role logs are in ${dev.runDir}; the run's database ${databaseName(dev.databaseUrl)} and topics ${dev.topicPrefix}* are kept (paymentsctl stack down removes the stack)`,
+      });
+    }
     throw error;
   } finally {
     await run.stopRoles();
@@ -116,20 +122,20 @@ class DevRun {
     options.onStep?.('starting publish-outbox, worker and webhook-serve');
     await this.startRoles();
     const monitor = this.monitor();
-
-    let restoreFaults: FaultConfig | undefined;
-    let chaos: ChaosMonkey | undefined;
-    if (options.chaos) {
-      restoreFaults = await dev.emulator.faults();
-      await dev.emulator.setFaults(CHAOS_FAULTS);
-      this.note('emulator faults on: 500s (stored), resets, held responses, duplicate and reordered webhooks');
-      chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
-      chaos.start();
-    }
-    const customers = new CheckoutCustomers(this.pool, dev.emulator, this.plan, options.log);
-    const customersDone = customers.run(this.stop.signal);
+    let customersDone: Promise<void> = Promise.resolve();
     try {
+      let restoreFaults: FaultConfig | undefined;
+      let chaos: ChaosMonkey | undefined;
       try {
+        // Explicit faults either way: a reused emulator may have been left with some.
+        restoreFaults = await dev.emulator.faults();
+        await dev.emulator.setFaults(options.chaos ? CHAOS_FAULTS : DEFAULT_FAULTS);
+        if (options.chaos) {
+          this.note('emulator faults on: 500s (stored), resets, held responses, duplicate and reordered webhooks');
+          chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
+          chaos.start();
+        }
+        customersDone = new CheckoutCustomers(this.pool, dev.emulator, this.plan, options.log).run(this.stop.signal);
         await placeOrders(this.pool, this.plan, {
           ratePerSecond: options.ratePerSecond,
           concurrency: 8,
@@ -148,14 +154,16 @@ class DevRun {
         }
         if (restoreFaults) await dev.emulator.setFaults(restoreFaults).catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
       }
-      if (!interrupted.aborted) await Promise.all(this.roles.map((role) => role.waitUntilReady()));
-      // Drained: everything settled, nothing left to publish or consume, for a few looks in a row.
+      await Promise.all(this.roles.map((role) => role.waitUntilReady({ signal: interrupted })));
+      // Drained: everything settled and compensated, nothing left to publish or consume, for a few looks in a row.
       let quiet = 0;
       let seen: PipelineFacts | undefined;
       await this.waitFor((facts) => {
         if (facts !== seen) {
           seen = facts;
-          quiet = this.settledCount(facts) >= this.plan.length && facts.outboxBacklog === 0 && facts.consumerLag === 0 ? quiet + 1 : 0;
+          const drained =
+            this.settledCount(facts) >= this.plan.length && facts.compensated >= facts.outcomes.failed && facts.outboxBacklog === 0 && facts.consumerLag === 0;
+          quiet = drained ? quiet + 1 : 0;
         }
         return quiet >= QUIET_TICKS;
       });
@@ -233,8 +241,8 @@ class DevRun {
       this.probeError = errorMessage(error);
     }
     const [worker, receiver] = await Promise.all([this.role('worker').metrics(), this.role('receiver').metrics()]);
-    if (worker !== undefined) this.duplicates.worker.observe(sumSamples(worker, 'paymentsctl_worker_messages_processed_total', { result: 'duplicate' }));
-    if (receiver !== undefined) this.duplicates.webhook.observe(sumSamples(receiver, 'paymentsctl_webhook_duplicates_total'));
+    if (worker) this.duplicates.worker.observe(sumSamples(worker.text, 'paymentsctl_worker_messages_processed_total', { result: 'duplicate' }), worker.pid);
+    if (receiver) this.duplicates.webhook.observe(sumSamples(receiver.text, 'paymentsctl_webhook_duplicates_total'), receiver.pid);
     const facts = this.latest;
     if (facts && this.settledAt === undefined && this.settledCount(facts) >= this.plan.length) this.settledAt = Date.now();
     this.history.push({

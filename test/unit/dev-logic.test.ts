@@ -154,4 +154,14 @@ describe('reading role counters', () => {
     // 9 before the first restart, 5 before the second, 1 since
     expect(counter.total).toBe(15);
   });
+
+  it('keeps what a process counted when the next one has already counted more by the first reading', () => {
+    const counter = new RestartingCounter();
+    counter.observe(3, 101);
+    counter.observe(7, 101);
+    // pid 102 replaced it and absorbed 12 before it was read: no drop, but a new process.
+    counter.observe(12, 102);
+    counter.observe(13, 102);
+    expect(counter.total).toBe(20);
+  });
 });
