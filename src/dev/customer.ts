@@ -16,7 +16,6 @@ const POLL_MS = 250;
 export class CheckoutCustomers {
   private readonly waiting = new Map<string, CheckoutCompletion>();
   private readonly limit = pLimit(8);
-  completed = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -53,7 +52,6 @@ export class CheckoutCustomers {
       // A delayed method settles a moment later, as a bank debit would.
       await this.emulator.completeCheckoutSession(sessionId, completion, completion === 'paid' ? 0 : 300);
       this.waiting.delete(aggregateId);
-      this.completed++;
     } catch (error) {
       // Completed or expired already (e.g. a second look before the webhook moved the row).
       if (error instanceof EmulatorAdminError && error.status === 400) {

@@ -14,7 +14,7 @@ import { defaultStateDir } from '../stack/paths.js';
 import { freePort } from '../stack/ports.js';
 import { isProcessAlive, recordPid, stopRecordedProcess } from '../stack/process.js';
 import { stackDown, stackStatus, stackUp, stackVariables, type StackInfo } from '../stack/stack.js';
-import { EMULATOR_API_KEY } from '../stack/stripe-emulator.js';
+import { EMULATOR_API_KEY, isStripeReachable } from '../stack/stripe-emulator.js';
 import { EmulatorAdminClient } from '../stripe-emulator/admin-client.js';
 import { ROLE_NAMES } from './types.js';
 
@@ -27,7 +27,6 @@ export interface DevEnvironment {
   runId: string;
   /** role logs and pid files */
   runDir: string;
-  stack: StackInfo;
   /** this run brought the stack up, so it also takes it down (unless --keep) */
   ownsStack: boolean;
   /** the server's database the stack hands out, for CREATE/DROP DATABASE */
@@ -98,7 +97,6 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
     return {
       runId,
       runDir,
-      stack,
       ownsStack,
       adminUrl: stack.databaseUrl,
       databaseUrl,
@@ -177,11 +175,11 @@ async function stripeOf(stack: StackInfo, env: NodeJS.ProcessEnv): Promise<{ api
   const apiBase = vars.STRIPE_API_BASE;
   const hint = 'unset STRIPE_API_BASE and STRIPE_API_KEY, then run `paymentsctl stack down` and `dev` again: it starts the built-in emulator';
   if (!apiBase) throw new UsageError('`dev` needs the Stripe emulator, but the local stack runs without one', { hint });
-  const emulator = new EmulatorAdminClient(apiBase);
-  if (!(await emulator.isEmulator())) {
+  // Real Stripe has no /_emulator/health.
+  if (!(await isStripeReachable(apiBase))) {
     throw new UnavailableError(`STRIPE_API_BASE (${apiBase}) is not a paymentsctl Stripe emulator, or it does not answer`, { hint });
   }
-  return { apiBase, apiKey: vars.STRIPE_API_KEY ?? env.STRIPE_API_KEY ?? env.STRIPE_KEY ?? EMULATOR_API_KEY, emulator };
+  return { apiBase, apiKey: vars.STRIPE_API_KEY ?? env.STRIPE_API_KEY ?? env.STRIPE_KEY ?? EMULATOR_API_KEY, emulator: new EmulatorAdminClient(apiBase) };
 }
 
 /**

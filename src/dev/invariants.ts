@@ -36,6 +36,8 @@ function check(name: string, offenders: string[], okDetail: string, failDetail: 
 export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
   const { orders, statuses, compensations, charges } = evidence;
   const statusOf = (id: string) => statuses.get(id) ?? 'no payment';
+  const terminal = (id: string) => statuses.has(id) && isTerminal(statuses.get(id)!);
+  const count = (value: number) => value.toLocaleString('en-US');
   const expected = (pays: boolean): PaymentStatus => (pays ? 'succeeded' : 'failed');
   const declined = orders.filter((order) => !order.pays);
   // A refunded payment took the money first: its charge counts.
@@ -46,25 +48,25 @@ export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
     check(
       'every order was placed',
       orders.length === evidence.requested ? [] : [`${evidence.requested - orders.length}`],
-      `${orders.length.toLocaleString('en-US')} orders committed with their outbox events`,
+      `${count(orders.length)} orders committed with their outbox events`,
       () => `${orders.length} of ${evidence.requested} orders were committed`,
     ),
     check(
       'every order reached exactly one terminal outcome',
-      orders.filter((order) => !statuses.has(order.aggregateId) || !isTerminal(statuses.get(order.aggregateId)!)).map((order) => order.aggregateId),
-      `${orders.length.toLocaleString('en-US')} orders, one payments row each, all terminal`,
+      orders.filter((order) => !terminal(order.aggregateId)).map((order) => order.aggregateId),
+      `${count(orders.length)} orders, one payments row each, all terminal`,
       (ids) => `${ids.length} without a terminal outcome: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
     ),
     check(
       'every outcome is the one the card called for',
-      orders.filter((order) => statuses.has(order.aggregateId) && isTerminal(statuses.get(order.aggregateId)!) && statuses.get(order.aggregateId) !== expected(order.pays)).map((order) => order.aggregateId),
-      `${(orders.length - declined.length).toLocaleString('en-US')} paid, ${declined.length.toLocaleString('en-US')} declined`,
+      orders.filter((order) => terminal(order.aggregateId) && statuses.get(order.aggregateId) !== expected(order.pays)).map((order) => order.aggregateId),
+      `${count(orders.length - declined.length)} paid, ${count(declined.length)} declined`,
       (ids) => `${ids.length} orders ended otherwise: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
     ),
     check(
       'every declined order was compensated',
       orders.filter((order) => statuses.get(order.aggregateId) === 'failed' && !compensations.has(order.aggregateId)).map((order) => order.aggregateId),
-      `${[...compensations.keys()].length.toLocaleString('en-US')} orders released by the saga`,
+      `${count(compensations.size)} orders released by the saga`,
       (ids) => `${ids.length} failed payments whose order was never released: ${listed(ids)}`,
     ),
     check(
@@ -84,7 +86,7 @@ export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
       orders
         .filter((order) => ((charges.get(order.aggregateId) ?? 0) > 0) !== tookMoney.has(order.aggregateId))
         .map((order) => order.aggregateId),
-      `${ordersCharged.toLocaleString('en-US')} orders charged = ${tookMoney.size.toLocaleString('en-US')} payments succeeded`,
+      `${count(ordersCharged)} orders charged = ${count(tookMoney.size)} payments succeeded`,
       (ids) => `${ordersCharged} orders charged, ${tookMoney.size} payments succeeded; they disagree on ${listed(ids, (id) => `${id} (${statusOf(id)}, ${charges.get(id) ?? 0} charges)`)}`,
     ),
     check(

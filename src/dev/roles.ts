@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { lastLines } from '../stack/kafka-libs.js';
 import { packageRoot } from '../stack/paths.js';
 import { recordPid } from '../stack/process.js';
 import type { RoleName, RoleSnapshot, RoleState } from './types.js';
@@ -144,8 +145,7 @@ export class SupervisedRole {
   }
 
   async logTail(lines = 20): Promise<string> {
-    const text = await readFile(this.logFile, 'utf8').catch(() => '');
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
+    return lastLines(await readFile(this.logFile, 'utf8').catch(() => ''), lines);
   }
 
   /** After a kill or a crash. Never throws: it runs where nobody awaits it, so a failure becomes fatal for waitUntilReady. */

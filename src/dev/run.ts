@@ -49,7 +49,7 @@ const QUIET_TICKS = 3;
 const PARTITIONS = 3;
 const RECENT_LINES = 5;
 
-export function newRunId(): string {
+function newRunId(): string {
   return `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 }
 

@@ -2,7 +2,6 @@ import { UnavailableError } from '../errors.js';
 import type { CheckoutOutcome } from './checkout-sessions.js';
 import type { FaultConfig } from './faults.js';
 import type { ChargeReport } from './inspection.js';
-import type { DeliveryRecord } from './webhook-delivery.js';
 
 /**
  * A client for a running emulator's /_emulator endpoints (no API key, never faulted): what a
@@ -14,16 +13,6 @@ export class EmulatorAdminClient {
     private readonly timeoutMs = 10_000,
   ) {}
 
-  /** Whether something at apiBase is this emulator (real Stripe has no /_emulator). */
-  async isEmulator(): Promise<boolean> {
-    try {
-      const response = await fetch(`${this.apiBase}/_emulator/health`, { signal: AbortSignal.timeout(2_000) });
-      return response.ok;
-    } catch {
-      return false;
-    }
-  }
-
   faults(): Promise<FaultConfig> {
     return this.request('GET', '/_emulator/faults');
   }
@@ -34,11 +23,6 @@ export class EmulatorAdminClient {
 
   charges(): Promise<ChargeReport> {
     return this.request('GET', '/_emulator/charges');
-  }
-
-  async deliveries(endpointId: string): Promise<DeliveryRecord[]> {
-    const report = await this.request<{ deliveries: DeliveryRecord[] }>('GET', '/_emulator/webhooks');
-    return report.deliveries.filter((delivery) => delivery.endpoint === endpointId);
   }
 
   /** What a customer does on the hosted page; `async_*` settle after `settleAfterMs`. */
