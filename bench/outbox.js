@@ -1,6 +1,6 @@
 // Outbox publisher benchmark: throughput draining a backlog, the raw kafkajs ceiling with the same
 // producer settings, and commit → visible-in-Kafka latency at a steady rate.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -25,7 +25,15 @@ const TOPIC = 'orders.placed';
 
 /** ~300-byte JSON payloads, like an order event. */
 function payload(seq) {
-  return { order_id: `order-${seq % KEYS}`, seq, amount: 1000 + (seq % 9000), currency: 'usd', customer: `cus_${randomBytes(6).toString('hex')}`, items: [{ sku: 'BOOK-0001', qty: 1 }], note: 'x'.repeat(150) };
+  return {
+    order_id: `order-${seq % KEYS}`,
+    seq,
+    amount: 1000 + (seq % 9000),
+    currency: 'usd',
+    customer: `cus_${randomBytes(6).toString('hex')}`,
+    items: [{ sku: 'BOOK-0001', qty: 1 }],
+    note: 'x'.repeat(150),
+  };
 }
 
 async function createTopic(brokers, topic) {
@@ -60,13 +68,24 @@ async function throughput(brokers, url) {
   const client = await pool.connect();
   for (let done = 0; done < ROWS; done += 5_000) {
     await client.query('BEGIN');
-    await enqueueMany(client, Array.from({ length: 5_000 }, (_, i) => ({ topic: TOPIC, key: `order-${(done + i) % KEYS}`, type: 'orders.placed', data: payload(done + i) })));
+    await enqueueMany(
+      client,
+      Array.from({ length: 5_000 }, (_, i) => ({
+        topic: TOPIC,
+        key: `order-${(done + i) % KEYS}`,
+        type: 'orders.placed',
+        data: payload(done + i),
+      })),
+    );
     await client.query('COMMIT');
   }
   client.release();
   await pool.query('VACUUM ANALYZE outbox');
 
-  const { child, leading } = startPublisher({ DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix }, ['--batch-size', String(BATCH_SIZE)]);
+  const { child, leading } = startPublisher({ DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix }, [
+    '--batch-size',
+    String(BATCH_SIZE),
+  ]);
   const started = await leading;
   let finished;
   for (;;) {
@@ -80,7 +99,11 @@ async function throughput(brokers, url) {
   child.kill('SIGTERM');
   await child;
   // The rows to replay through the raw producer: identical keys, values and headers.
-  const rows = (await pool.query(`SELECT id::text, event_id::text AS "eventId", key, type, payload::text AS payload, headers, created_at AS "createdAt" FROM outbox ORDER BY id`)).rows;
+  const rows = (
+    await pool.query(
+      `SELECT id::text, event_id::text AS "eventId", key, type, payload::text AS payload, headers, created_at AS "createdAt" FROM outbox ORDER BY id`,
+    )
+  ).rows;
   await pool.end();
   return { eventsPerSec: Math.round(ROWS / ((finished - started) / 1000)), rows };
 }
@@ -98,7 +121,11 @@ async function rawProducer(brokers, rows) {
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
   });
   await producer.connect();
-  const messages = rows.map((row) => ({ key: row.key, value: row.payload, headers: cloudEventHeaders({ ...row, headers: row.headers ?? {} }, { instance: 'bench', term: '1' }) }));
+  const messages = rows.map((row) => ({
+    key: row.key,
+    value: row.payload,
+    headers: cloudEventHeaders({ ...row, headers: row.headers ?? {} }, { instance: 'bench', term: '1' }),
+  }));
   const started = performance.now();
   for (let i = 0; i < messages.length; i += BATCH_SIZE) {
     for (const chunk of chunksBySize(messages.slice(i, i + BATCH_SIZE), PUBLISHER_DEFAULTS.maxRequestBytes)) {

@@ -6,7 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const available = (await readdir(here)).filter((f) => f.endsWith('.js') && !['run.js'].includes(f) && !f.startsWith('_')).map((f) => f.slice(0, -3));
+const available = (await readdir(here))
+  .filter((f) => f.endsWith('.js') && !['run.js'].includes(f) && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3));
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : available;
 for (const name of names) {

@@ -89,7 +89,18 @@ function sessionCompleted(run, seq) {
 function postOnce(agent, port, body, signature) {
   return new Promise((resolve) => {
     const request = http.request(
-      { host: '127.0.0.1', port, path: PATH, method: 'POST', agent, headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'stripe-signature': signature } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: PATH,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'stripe-signature': signature,
+        },
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve(response.statusCode));
@@ -209,7 +220,8 @@ export async function run() {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     const before = Number((await pool.query('SELECT count(*) FROM outbox')).rows[0].count);
     const levels = [];
-    for (const [i, clients] of LEVELS.entries()) levels.push({ concurrency: clients, ...(await load(serve.port, SECONDS, `m${i}`, clients)) });
+    for (const [i, clients] of LEVELS.entries())
+      levels.push({ concurrency: clients, ...(await load(serve.port, SECONDS, `m${i}`, clients)) });
     await stop(serve.child);
     // Every 2xx is a committed row: the figures count only work that was really done.
     const after = Number((await pool.query('SELECT count(*) FROM outbox')).rows[0].count);

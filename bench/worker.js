@@ -37,17 +37,34 @@ function startRole(args, env, ready) {
 }
 
 async function fillOrders(brokers, topic) {
-  const producer = createKafka({ brokers: [brokers] }).producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  const producer = createKafka({ brokers: [brokers] }).producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   const now = new Date().toISOString();
   for (let i = 0; i < ORDERS; i += 2_000) {
     const messages = [];
     for (let n = i; n < Math.min(ORDERS, i + 2_000); n++) {
-      const order = { order_id: `order-${n}`, amount: 1000 + (n % 9000), currency: 'usd', customer: `cus_${n % 500}`, payment_method: 'pm_card_visa' };
+      const order = {
+        order_id: `order-${n}`,
+        amount: 1000 + (n % 9000),
+        currency: 'usd',
+        customer: `cus_${n % 500}`,
+        payment_method: 'pm_card_visa',
+      };
       messages.push({
         key: order.order_id,
         value: JSON.stringify(order),
-        headers: { ce_specversion: '1.0', ce_id: randomUUID(), ce_type: 'orders.placed', ce_source: 'bench', ce_time: now, 'content-type': 'application/json' },
+        headers: {
+          ce_specversion: '1.0',
+          ce_id: randomUUID(),
+          ce_type: 'orders.placed',
+          ce_source: 'bench',
+          ce_time: now,
+          'content-type': 'application/json',
+        },
       });
     }
     await producer.send({ topic, messages, acks: -1 });
@@ -57,7 +74,10 @@ async function fillOrders(brokers, topic) {
 
 /** Counts distinct orders on payments.completed until all arrived; resolves with the time of the last. */
 async function watchCompleted(brokers, topic) {
-  const consumer = createKafka({ brokers: [brokers] }).consumer({ groupId: `bench-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 50 });
+  const consumer = createKafka({ brokers: [brokers] }).consumer({
+    groupId: `bench-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 50,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const seen = new Set();
@@ -80,13 +100,20 @@ async function run1(stack, workers) {
 
   const emulator = startRole(['stripe-emulator', '--port', '0', '--seed', '1'], {}, (e) => e.msg === 'stripe emulator listening');
   const { entry } = await emulator.started;
-  const env = { DATABASE_URL: url, KAFKA_BROKERS: stack.brokers, KAFKA_TOPIC_PREFIX: prefix, STRIPE_API_BASE: entry.url, STRIPE_API_KEY: 'sk_test_bench' };
+  const env = {
+    DATABASE_URL: url,
+    KAFKA_BROKERS: stack.brokers,
+    KAFKA_TOPIC_PREFIX: prefix,
+    STRIPE_API_BASE: entry.url,
+    STRIPE_API_KEY: 'sk_test_bench',
+  };
   const publisher = startRole(['publish-outbox', '--metrics-port', '0'], env, (e) => e.msg === 'became the active outbox publisher');
   await publisher.started;
   const watcher = await watchCompleted(stack.brokers, `${prefix}payments.completed`);
 
   const roles = [];
-  for (let i = 0; i < workers; i++) roles.push(startRole(['worker', '--metrics-port', '0', '--handlers', 'payments'], env, (e) => e.msg === 'joined consumer group'));
+  for (let i = 0; i < workers; i++)
+    roles.push(startRole(['worker', '--metrics-port', '0', '--handlers', 'payments'], env, (e) => e.msg === 'joined consumer group'));
   // The first worker to join its group starts consuming at once.
   const firstConsume = Math.min(...(await Promise.all(roles.map((r) => r.started.then((s) => s.at)))));
   const timeout = sleep(600_000).then(() => {
@@ -109,9 +136,19 @@ async function meanHandlerMs(roles) {
   let sum = 0;
   let count = 0;
   for (const role of roles) {
-    const line = role.output().split('\n').find((l) => l.includes('serving /healthz'));
+    const line = role
+      .output()
+      .split('\n')
+      .find((l) => l.includes('serving /healthz'));
     const text = await (await fetch(`http://127.0.0.1:${JSON.parse(line).port}/metrics`)).text();
-    const sample = (name) => Number(text.split('\n').find((l) => l.startsWith(name))?.split(' ').pop() ?? 0);
+    const sample = (name) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(name))
+          ?.split(' ')
+          .pop() ?? 0,
+      );
     sum += sample('paymentsctl_worker_handler_duration_seconds_sum');
     count += sample('paymentsctl_worker_handler_duration_seconds_count');
   }

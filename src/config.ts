@@ -55,11 +55,7 @@ export interface RawSetting {
 }
 
 /** Finds a setting's raw value and where it came from; registers secrets for redaction. */
-export function rawSetting(
-  name: SettingName,
-  flags: object = {},
-  env: NodeJS.ProcessEnv = process.env,
-): RawSetting | undefined {
+export function rawSetting(name: SettingName, flags: object = {}, env: NodeJS.ProcessEnv = process.env): RawSetting | undefined {
   const spec: SettingSpec = SETTINGS[name];
   const flagValue = spec.flag ? (flags as Record<string, unknown>)[flagKey(spec.flag)] : undefined;
   let found: RawSetting | undefined;
@@ -143,7 +139,10 @@ const BROKER = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 export function kafkaBrokers(flags?: object, env?: NodeJS.ProcessEnv): string[] {
   const raw = rawSetting('kafkaBrokers', flags, env);
   if (!raw) throw missing('kafkaBrokers', LOCAL_STACK_HINT);
-  const brokers = raw.value.split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = raw.value
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   const bad = brokers.find((b) => !BROKER.test(b) || Number(b.slice(b.lastIndexOf(':') + 1)) > 65535);
   if (brokers.length === 0 || bad !== undefined) {
     throw invalid('kafkaBrokers', raw.source, `"${bad ?? raw.value}" is not host:port (expected e.g. 127.0.0.1:9092,10.0.0.2:9092)`);
@@ -188,7 +187,10 @@ export function stripeApiBase(flags?: object, env?: NodeJS.ProcessEnv): string |
 export function webhookSecrets(flags?: object, env?: NodeJS.ProcessEnv): string[] {
   const raw = rawSetting('webhookSecrets', flags, env);
   if (!raw) return [];
-  return raw.value.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Parses a positive integer flag, naming the flag when it is wrong. */
@@ -215,6 +217,7 @@ export function durationMs(value: string, flag: string, { min = 0 } = {}): numbe
 /** Parses a share from 0 to 1, e.g. a fault rate. */
 export function fraction(value: string, flag: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(flag, `${flag} must be a number from 0 to 1, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new ConfigError(flag, `${flag} must be a number from 0 to 1, got "${value}"`);
   return n;
 }

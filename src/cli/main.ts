@@ -40,7 +40,16 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
         '3 a required service or tool is unavailable · 130 interrupted',
     );
   // Subcommands inherit exitOverride and output settings only when added after they are set.
-  for (const make of [devCommand, stackCommand, migrateCommand, topicsCommand, publishOutboxCommand, workerCommand, webhookServeCommand, stripeEmulatorCommand]) {
+  for (const make of [
+    devCommand,
+    stackCommand,
+    migrateCommand,
+    topicsCommand,
+    publishOutboxCommand,
+    workerCommand,
+    webhookServeCommand,
+    stripeEmulatorCommand,
+  ]) {
     const command = make(context);
     copySettings(program, command);
     program.addCommand(command);

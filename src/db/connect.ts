@@ -33,7 +33,10 @@ export async function connectClient(url: string, options: ConnectOptions = {}): 
 
 export function createPool(
   url: string,
-  options: ConnectOptions & { max?: number; /** server settings for every session, e.g. { synchronous_commit: 'off' } */ settings?: Record<string, string> } = {},
+  options: ConnectOptions & {
+    max?: number;
+    /** server settings for every session, e.g. { synchronous_commit: 'off' } */ settings?: Record<string, string>;
+  } = {},
 ): pg.Pool {
   const settings = Object.entries(options.settings ?? {}).map(([name, value]) => `-c ${name}=${value}`);
   const pool = new pg.Pool({

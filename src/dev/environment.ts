@@ -66,7 +66,11 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
   await recordPid(join(runDir, 'dev.pid'), process.pid);
 
   const before = await stackStatus({ env });
-  step(before.running ? 'reusing the running local stack' : 'starting the local stack (PostgreSQL, Kafka, Stripe emulator); the first run downloads Kafka');
+  step(
+    before.running
+      ? 'reusing the running local stack'
+      : 'starting the local stack (PostgreSQL, Kafka, Stripe emulator); the first run downloads Kafka',
+  );
   const stack = await stackUp({ env, log });
   const ownsStack = !before.postgres && !stack.reused;
   let createdDatabase: string | undefined;
@@ -93,7 +97,10 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
       enabled_events: ['*'],
       description: `paymentsctl dev run ${runId}`,
     });
-    await writeFile(join(runDir, 'run.json'), `${JSON.stringify({ runId, database: name, topicPrefix, webhookEndpoint: endpoint.id }, null, 2)}\n`);
+    await writeFile(
+      join(runDir, 'run.json'),
+      `${JSON.stringify({ runId, database: name, topicPrefix, webhookEndpoint: endpoint.id }, null, 2)}\n`,
+    );
     return {
       runId,
       runDir,
@@ -135,7 +142,10 @@ export function roleVariables(dev: DevEnvironment): Record<string, string> {
  * Removes what the run made: its webhook endpoint, database, topics, consumer group and logs, and
  * the stack if the run started it. Each part is attempted even if another fails.
  */
-export async function teardownEnvironment(dev: DevEnvironment, options: { env: NodeJS.ProcessEnv; log: Logger; workerGroup: string }): Promise<void> {
+export async function teardownEnvironment(
+  dev: DevEnvironment,
+  options: { env: NodeJS.ProcessEnv; log: Logger; workerGroup: string },
+): Promise<void> {
   const { log } = options;
   const attempt = async (what: string, work: () => Promise<unknown>) => {
     try {
@@ -144,7 +154,9 @@ export async function teardownEnvironment(dev: DevEnvironment, options: { env: N
       log.warn({ err: errorMessage(error) }, `could not remove ${what}`);
     }
   };
-  await attempt('the webhook endpoint', () => createStripeClient({ apiKey: dev.stripeApiKey, apiBase: dev.stripeApiBase }).webhookEndpoints.del(dev.webhookEndpointId));
+  await attempt('the webhook endpoint', () =>
+    createStripeClient({ apiKey: dev.stripeApiKey, apiBase: dev.stripeApiBase }).webhookEndpoints.del(dev.webhookEndpointId),
+  );
   await attempt(`database ${databaseName(dev.databaseUrl)}`, () => dropDatabase(dev.adminUrl, databaseName(dev.databaseUrl)));
   await attempt('the Kafka topics', async () => {
     const admin = createKafka({ brokers: dev.brokers, log, clientId: 'paymentsctl-dev', retries: 2 }).admin();
@@ -170,16 +182,24 @@ function refuseLiveKey(env: NodeJS.ProcessEnv): void {
 }
 
 /** `dev` completes Checkout pages and counts charges through the emulator's admin API: it needs one. */
-async function stripeOf(stack: StackInfo, env: NodeJS.ProcessEnv): Promise<{ apiBase: string; apiKey: string; emulator: EmulatorAdminClient }> {
+async function stripeOf(
+  stack: StackInfo,
+  env: NodeJS.ProcessEnv,
+): Promise<{ apiBase: string; apiKey: string; emulator: EmulatorAdminClient }> {
   const vars = stackVariables(stack.state);
   const apiBase = vars.STRIPE_API_BASE;
-  const hint = 'unset STRIPE_API_BASE and STRIPE_API_KEY, then run `paymentsctl stack down` and `dev` again: it starts the built-in emulator';
+  const hint =
+    'unset STRIPE_API_BASE and STRIPE_API_KEY, then run `paymentsctl stack down` and `dev` again: it starts the built-in emulator';
   if (!apiBase) throw new UsageError('`dev` needs the Stripe emulator, but the local stack runs without one', { hint });
   // Real Stripe has no /_emulator/health.
   if (!(await isStripeReachable(apiBase))) {
     throw new UnavailableError(`STRIPE_API_BASE (${apiBase}) is not a paymentsctl Stripe emulator, or it does not answer`, { hint });
   }
-  return { apiBase, apiKey: vars.STRIPE_API_KEY ?? env.STRIPE_API_KEY ?? env.STRIPE_KEY ?? EMULATOR_API_KEY, emulator: new EmulatorAdminClient(apiBase) };
+  return {
+    apiBase,
+    apiKey: vars.STRIPE_API_KEY ?? env.STRIPE_API_KEY ?? env.STRIPE_KEY ?? EMULATOR_API_KEY,
+    emulator: new EmulatorAdminClient(apiBase),
+  };
 }
 
 /**

@@ -41,7 +41,9 @@ export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
   const expected = (pays: boolean): PaymentStatus => (pays ? 'succeeded' : 'failed');
   const declined = orders.filter((order) => !order.pays);
   // A refunded payment took the money first: its charge counts.
-  const tookMoney = new Set(orders.filter((order) => ['succeeded', 'refunded'].includes(statusOf(order.aggregateId))).map((order) => order.aggregateId));
+  const tookMoney = new Set(
+    orders.filter((order) => ['succeeded', 'refunded'].includes(statusOf(order.aggregateId))).map((order) => order.aggregateId),
+  );
   const ordersCharged = orders.filter((order) => (charges.get(order.aggregateId) ?? 0) > 0).length;
 
   return [
@@ -59,19 +61,25 @@ export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
     ),
     check(
       'every outcome is the one the card called for',
-      orders.filter((order) => terminal(order.aggregateId) && statuses.get(order.aggregateId) !== expected(order.pays)).map((order) => order.aggregateId),
+      orders
+        .filter((order) => terminal(order.aggregateId) && statuses.get(order.aggregateId) !== expected(order.pays))
+        .map((order) => order.aggregateId),
       `${count(orders.length - declined.length)} paid, ${count(declined.length)} declined`,
       (ids) => `${ids.length} orders ended otherwise: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
     ),
     check(
       'every declined order was compensated',
-      orders.filter((order) => statuses.get(order.aggregateId) === 'failed' && !compensations.has(order.aggregateId)).map((order) => order.aggregateId),
+      orders
+        .filter((order) => statuses.get(order.aggregateId) === 'failed' && !compensations.has(order.aggregateId))
+        .map((order) => order.aggregateId),
       `${count(compensations.size)} orders released by the saga`,
       (ids) => `${ids.length} failed payments whose order was never released: ${listed(ids)}`,
     ),
     check(
       'no paid order was released',
-      orders.filter((order) => compensations.has(order.aggregateId) && statuses.get(order.aggregateId) !== 'failed').map((order) => order.aggregateId),
+      orders
+        .filter((order) => compensations.has(order.aggregateId) && statuses.get(order.aggregateId) !== 'failed')
+        .map((order) => order.aggregateId),
       'the saga released only orders whose payment failed',
       (ids) => `${ids.length} orders released although their payment did not fail: ${listed(ids, (id) => `${id} (${statusOf(id)})`)}`,
     ),
@@ -84,10 +92,11 @@ export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
     check(
       'the emulator charged exactly the orders the payments table says succeeded',
       orders
-        .filter((order) => ((charges.get(order.aggregateId) ?? 0) > 0) !== tookMoney.has(order.aggregateId))
+        .filter((order) => (charges.get(order.aggregateId) ?? 0) > 0 !== tookMoney.has(order.aggregateId))
         .map((order) => order.aggregateId),
       `${count(ordersCharged)} orders charged = ${count(tookMoney.size)} payments succeeded`,
-      (ids) => `${ordersCharged} orders charged, ${tookMoney.size} payments succeeded; they disagree on ${listed(ids, (id) => `${id} (${statusOf(id)}, ${charges.get(id) ?? 0} charges)`)}`,
+      (ids) =>
+        `${ordersCharged} orders charged, ${tookMoney.size} payments succeeded; they disagree on ${listed(ids, (id) => `${id} (${statusOf(id)}, ${charges.get(id) ?? 0} charges)`)}`,
     ),
     check(
       'the outbox is drained',

@@ -55,7 +55,13 @@ export function planOrders(mix: OrderMix): PlannedOrder[] {
     const amount = 500 + random.int(19_500);
     const currency = pick(random, CURRENCIES);
     if (checkout) {
-      const data: CheckoutRequested = { trip_id: `trip_${mix.runId}_${n}`, user_id: `rider_${random.int(500)}`, driver_id: `driver_${random.int(80)}`, amount, currency };
+      const data: CheckoutRequested = {
+        trip_id: `trip_${mix.runId}_${n}`,
+        user_id: `rider_${random.int(500)}`,
+        driver_id: `driver_${random.int(80)}`,
+        amount,
+        currency,
+      };
       // A few riders pay with a delayed method (bank debit) that settles a moment later.
       const checkoutCompletion: CheckoutCompletion = pays ? (random.chance(0.2) ? 'async_succeeded' : 'paid') : 'async_failed';
       orders.push({ aggregateId: data.trip_id, flow: 'checkout', pays, topic: Topics.checkoutRequested, data, checkoutCompletion });

@@ -20,7 +20,8 @@ export interface PipelineFacts {
   deadLetters: number;
 }
 
-export const emptyOutcomes = (): Record<PaymentStatus, number> => Object.fromEntries(PAYMENT_STATUSES.map((s) => [s, 0])) as Record<PaymentStatus, number>;
+export const emptyOutcomes = (): Record<PaymentStatus, number> =>
+  Object.fromEntries(PAYMENT_STATUSES.map((s) => [s, 0])) as Record<PaymentStatus, number>;
 
 /**
  * Reads progress from Postgres and Kafka rather than from the roles' metrics, so the numbers stay
@@ -34,7 +35,13 @@ export class PipelineProbe {
     private readonly pool: pg.Pool,
     options: { brokers: string[]; topicPrefix: string; workerGroup: string; orderIds: readonly string[]; log: Logger },
   ) {
-    this.admin = createKafka({ brokers: options.brokers, clientId: 'paymentsctl-dev-probe', log: options.log, retries: 1, requestTimeoutMs: 5_000 }).admin();
+    this.admin = createKafka({
+      brokers: options.brokers,
+      clientId: 'paymentsctl-dev-probe',
+      log: options.log,
+      retries: 1,
+      requestTimeoutMs: 5_000,
+    }).admin();
     this.orderIds = [...options.orderIds];
     this.workerGroup = options.workerGroup;
     const prefixed = (topic: string) => options.topicPrefix + topic;
@@ -62,7 +69,10 @@ export class PipelineProbe {
   // a receiver also records the payments of another run sharing the emulator.
   private async databaseFacts() {
     const [statuses, outbox, webhooks, compensated] = await Promise.all([
-      this.pool.query<{ status: PaymentStatus; n: string }>('SELECT status, count(*) AS n FROM payments WHERE aggregate_id = ANY($1) GROUP BY status', [this.orderIds]),
+      this.pool.query<{ status: PaymentStatus; n: string }>(
+        'SELECT status, count(*) AS n FROM payments WHERE aggregate_id = ANY($1) GROUP BY status',
+        [this.orderIds],
+      ),
       this.pool.query<{ backlog: string; published: string }>(
         'SELECT count(*) FILTER (WHERE published_at IS NULL) AS backlog, count(*) FILTER (WHERE published_at IS NOT NULL) AS published FROM outbox',
       ),

@@ -97,7 +97,10 @@ export class SupervisedRole {
       if (this.fatal) throw this.fatal;
       if (this.stopping || options.signal?.aborted) return;
       if (Date.now() > deadline) {
-        throw new RoleStartError(this.spec.name, `${this.spec.name} was not ready after ${Math.round((options.timeoutMs ?? 120_000) / 1000)}s; its last log lines:\n${await this.logTail()}`);
+        throw new RoleStartError(
+          this.spec.name,
+          `${this.spec.name} was not ready after ${Math.round((options.timeoutMs ?? 120_000) / 1000)}s; its last log lines:\n${await this.logTail()}`,
+        );
       }
       await sleep(READY_POLL_MS);
     }
@@ -176,10 +179,12 @@ export class SupervisedRole {
     this.state = 'starting';
     // So that a later run can stop a role this run left behind if it was itself killed.
     if (child.pid !== undefined) void recordPid(join(this.runDir, `${this.spec.name}.pid`), child.pid).catch(() => undefined);
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.onExit(child, code, signal);
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.onExit(child, code, signal);
+        resolve();
+      }),
+    );
     void this.pollReadiness(child);
   }
 
@@ -205,7 +210,10 @@ export class SupervisedRole {
       // Any other exit before it was ever ready is a configuration it cannot work with: restarting
       // would only repeat it.
       void this.logTail().then((tail) => {
-        this.fatal = new RoleStartError(this.spec.name, `${this.spec.name} exited with code ${code ?? signal} before it was ready; its last log lines:\n${tail}`);
+        this.fatal = new RoleStartError(
+          this.spec.name,
+          `${this.spec.name} exited with code ${code ?? signal} before it was ready; its last log lines:\n${tail}`,
+        );
       });
       return;
     }

@@ -104,7 +104,13 @@ class DevRun {
   ) {
     this.workerGroup = `${dev.topicPrefix}paymentsctl-worker`;
     this.pool = createPool(dev.databaseUrl, { max: 12, applicationName: 'paymentsctl-dev' });
-    this.plan = planOrders({ count: options.orders, declineRate: options.declineRate, checkoutShare: options.checkoutShare, seed: options.seed, runId: dev.runId });
+    this.plan = planOrders({
+      count: options.orders,
+      declineRate: options.declineRate,
+      checkoutShare: options.checkoutShare,
+      seed: options.seed,
+      runId: dev.runId,
+    });
     this.probe = new PipelineProbe(this.pool, {
       brokers: dev.brokers,
       topicPrefix: dev.topicPrefix,
@@ -152,7 +158,10 @@ class DevRun {
           await chaos.stop();
           this.note('chaos over: every role runs again, emulator faults off');
         }
-        if (restoreFaults) await dev.emulator.setFaults(restoreFaults).catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
+        if (restoreFaults)
+          await dev.emulator
+            .setFaults(restoreFaults)
+            .catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
       }
       await Promise.all(this.roles.map((role) => role.waitUntilReady({ signal: interrupted })));
       // Drained: everything settled and compensated, nothing left to publish or consume, for a few looks in a row.
@@ -162,7 +171,10 @@ class DevRun {
         if (facts !== seen) {
           seen = facts;
           const drained =
-            this.settledCount(facts) >= this.plan.length && facts.compensated >= facts.outcomes.failed && facts.outboxBacklog === 0 && facts.consumerLag === 0;
+            this.settledCount(facts) >= this.plan.length &&
+            facts.compensated >= facts.outcomes.failed &&
+            facts.outboxBacklog === 0 &&
+            facts.consumerLag === 0;
           quiet = drained ? quiet + 1 : 0;
         }
         return quiet >= QUIET_TICKS;
@@ -215,7 +227,11 @@ class DevRun {
         opsPort: workerPort,
       },
       // The receiver serves /readyz and /metrics on its webhook port.
-      { name: 'receiver', argv: ['webhook-serve', '--host', '127.0.0.1', '--port', String(dev.webhookPort), '--path', dev.webhookPath], opsPort: dev.webhookPort },
+      {
+        name: 'receiver',
+        argv: ['webhook-serve', '--host', '127.0.0.1', '--port', String(dev.webhookPort), '--path', dev.webhookPath],
+        opsPort: dev.webhookPort,
+      },
     ];
     for (const spec of specs) this.roles.push(new SupervisedRole({ ...spec, env }, dev.runDir, options.log, (line) => this.note(line)));
     await Promise.all(this.roles.map((role) => role.start()));
@@ -241,7 +257,11 @@ class DevRun {
       this.probeError = errorMessage(error);
     }
     const [worker, receiver] = await Promise.all([this.role('worker').metrics(), this.role('receiver').metrics()]);
-    if (worker) this.duplicates.worker.observe(sumSamples(worker.text, 'paymentsctl_worker_messages_processed_total', { result: 'duplicate' }), worker.pid);
+    if (worker)
+      this.duplicates.worker.observe(
+        sumSamples(worker.text, 'paymentsctl_worker_messages_processed_total', { result: 'duplicate' }),
+        worker.pid,
+      );
     if (receiver) this.duplicates.webhook.observe(sumSamples(receiver.text, 'paymentsctl_webhook_duplicates_total'), receiver.pid);
     const facts = this.latest;
     if (facts && this.settledAt === undefined && this.settledCount(facts) >= this.plan.length) this.settledAt = Date.now();
@@ -307,7 +327,12 @@ class DevRun {
       elapsedMs: Date.now() - this.startedAt,
       chaos: this.options.chaos,
       orders: { planned: this.plan.length, placed: this.placed, terminal: facts ? this.settledCount(facts) : 0 },
-      stages: { placed: this.stage('placed'), published: this.stage('published'), settled: this.stage('settled'), webhooks: this.stage('webhooks') },
+      stages: {
+        placed: this.stage('placed'),
+        published: this.stage('published'),
+        settled: this.stage('settled'),
+        webhooks: this.stage('webhooks'),
+      },
       outboxBacklog: facts?.outboxBacklog ?? 0,
       consumerLag: facts?.consumerLag ?? 0,
       retries: facts?.retries ?? 0,
@@ -325,7 +350,10 @@ class DevRun {
     const ids = this.plan.map((order) => order.aggregateId);
     const [orders, statusRows, compensationRows, chargeReport, facts] = await Promise.all([
       committedOrders(this.pool),
-      this.pool.query<{ aggregate_id: string; status: PaymentStatus }>('SELECT aggregate_id, status FROM payments WHERE aggregate_id = ANY($1)', [ids]),
+      this.pool.query<{ aggregate_id: string; status: PaymentStatus }>(
+        'SELECT aggregate_id, status FROM payments WHERE aggregate_id = ANY($1)',
+        [ids],
+      ),
       this.pool.query<{ key: string; n: string }>(
         `SELECT o.key, count(*) AS n FROM outbox o
            JOIN processed_messages p ON p.consumer = $1 AND p.message_id = o.event_id::text

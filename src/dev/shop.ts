@@ -24,7 +24,9 @@ export async function createShopTable(pool: pg.Pool): Promise<void> {
 
 /** The orders the shop committed: the ground truth every outcome is checked against. */
 export async function committedOrders(pool: pg.Pool): Promise<{ aggregateId: string; pays: boolean }[]> {
-  const result = await pool.query<{ aggregate_id: string; pays: boolean }>('SELECT aggregate_id, pays FROM dev_orders ORDER BY aggregate_id');
+  const result = await pool.query<{ aggregate_id: string; pays: boolean }>(
+    'SELECT aggregate_id, pays FROM dev_orders ORDER BY aggregate_id',
+  );
   return result.rows.map((row) => ({ aggregateId: row.aggregate_id, pays: row.pays }));
 }
 

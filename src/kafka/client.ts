@@ -33,7 +33,10 @@ export function createKafka(options: KafkaClientOptions): Kafka {
       const { message, ...fields } = entry.log;
       // kafkajs logs every error response at ERROR, even those it retries (a coordinator still
       // loading, a leader moving); what callers give up on, they log themselves.
-      let level = (entry.namespace === 'Connection' || entry.namespace === 'BrokerPool') && entry.level === KafkaLogLevel.ERROR ? 'warn' : (LEVELS[entry.level] ?? 'info');
+      let level =
+        (entry.namespace === 'Connection' || entry.namespace === 'BrokerPool') && entry.level === KafkaLogLevel.ERROR
+          ? 'warn'
+          : (LEVELS[entry.level] ?? 'info');
       // Our idempotent producers bound their retries on purpose (see outbox/kafka-sink.ts).
       if (message.startsWith('Limiting retries for the idempotent producer')) level = 'debug';
       log[level]({ kafka: entry.namespace, ...fields }, message);

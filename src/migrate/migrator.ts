@@ -120,7 +120,13 @@ async function withMigrationLock<T>(client: pg.Client, lockTimeoutMs: number, fn
  * returned report, so one tenant's failure does not stop the others.
  */
 export async function migrateDatabase(url: string, files: MigrationFile[], options: MigrateOptions): Promise<MigrationReport> {
-  const report: MigrationReport = { database: databaseName(url), target: describeTarget(url), ok: false, applied: [], pending: files.map((f) => f.name) };
+  const report: MigrationReport = {
+    database: databaseName(url),
+    target: describeTarget(url),
+    ok: false,
+    applied: [],
+    pending: files.map((f) => f.name),
+  };
   let client: pg.Client | undefined;
   try {
     client = await connectClient(url, { applicationName: 'paymentsctl migrate' });

@@ -24,7 +24,11 @@ export interface OutboxMessage {
 }
 
 const messageSchema = z.object({
-  topic: z.string().min(1).max(249).regex(/^[A-Za-z0-9._-]+$/, 'a Kafka topic name (letters, digits, . _ -)'),
+  topic: z
+    .string()
+    .min(1)
+    .max(249)
+    .regex(/^[A-Za-z0-9._-]+$/, 'a Kafka topic name (letters, digits, . _ -)'),
   key: z.string().min(1),
   type: z.string().min(1),
   data: z.unknown().refine((value) => value !== undefined, 'data is required'),

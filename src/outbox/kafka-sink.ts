@@ -89,7 +89,8 @@ export class KafkaSink {
 }
 
 export function messageBytes(message: Message): number {
-  let size = 64 + (message.key ? Buffer.byteLength(message.key as string) : 0) + (message.value ? Buffer.byteLength(message.value as string) : 0);
+  let size =
+    64 + (message.key ? Buffer.byteLength(message.key as string) : 0) + (message.value ? Buffer.byteLength(message.value as string) : 0);
   for (const [name, value] of Object.entries(message.headers ?? {})) size += 8 + Buffer.byteLength(name) + Buffer.byteLength(String(value));
   return size;
 }

@@ -65,7 +65,7 @@ export function createPublisherMetrics(registry: Registry, readBacklog: () => Pr
     }),
     latency: new Histogram({
       name: 'paymentsctl_outbox_publish_latency_seconds',
-      help: 'From the row\'s insert to Kafka acknowledging it',
+      help: "From the row's insert to Kafka acknowledging it",
       labelNames: ['topic'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],

@@ -67,7 +67,12 @@ export class OutboxPublisher {
       settings: { synchronous_commit: 'off' },
     });
     // A bounded request timeout bounds how long a send can outlive the leader's lease (see leadership.ts).
-    this.kafka = createKafka({ brokers: options.brokers, log: this.log, clientId: `paymentsctl-outbox-${this.instance}`, requestTimeoutMs: 10_000 });
+    this.kafka = createKafka({
+      brokers: options.brokers,
+      log: this.log,
+      clientId: `paymentsctl-outbox-${this.instance}`,
+      requestTimeoutMs: 10_000,
+    });
     this.leadership = new TopicLeadership({
       databaseUrl: options.databaseUrl,
       log: this.log,
@@ -154,8 +159,12 @@ export class OutboxPublisher {
       const topics = this.leadership.leading();
       if (topics.length === 0 || this.stopController.signal.aborted) continue;
       try {
-        const deleted = await deletePublishedBefore(this.pool, topics, retainMs, PUBLISHER_DEFAULTS.retentionBatch, () =>
-          this.stopController.signal.aborted,
+        const deleted = await deletePublishedBefore(
+          this.pool,
+          topics,
+          retainMs,
+          PUBLISHER_DEFAULTS.retentionBatch,
+          () => this.stopController.signal.aborted,
         );
         if (deleted) {
           this.metrics.retentionDeleted.inc(deleted);

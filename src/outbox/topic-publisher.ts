@@ -192,7 +192,12 @@ export class TopicPublisher {
         }
         backoff.reset();
         this.recordPublished(batch);
-        marking = this.queueMark(marking, batch.map((row) => row.id), sent, lead);
+        marking = this.queueMark(
+          marking,
+          batch.map((row) => row.id),
+          sent,
+          lead,
+        );
       }
     } finally {
       await marking;
@@ -236,7 +241,8 @@ export class TopicPublisher {
           return;
         } catch (error) {
           this.options.metrics.errors.inc({ topic: this.options.topic, kind: 'database' });
-          if (backoff.failures === 0) this.log.warn({ err: errorMessage(error), rows: ids.length }, 'marking rows published failed; retrying');
+          if (backoff.failures === 0)
+            this.log.warn({ err: errorMessage(error), rows: ids.length }, 'marking rows published failed; retrying');
           if (lead.signal.aborted || this.stopping) return;
           await backoff.wait([lead.signal, this.stopController.signal]);
         }

@@ -2,7 +2,16 @@ import type pg from 'pg';
 import { withTransactionClient } from '../db/connect.js';
 import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
 import { writePayments } from './payment-writes.js';
-import { applyWrite, COLUMNS, ConcurrentPaymentWriteError, fromDb, type DbRow, type InboxResult, type PaymentRow, type PaymentWrite } from './store.js';
+import {
+  applyWrite,
+  COLUMNS,
+  ConcurrentPaymentWriteError,
+  fromDb,
+  type DbRow,
+  type InboxResult,
+  type PaymentRow,
+  type PaymentWrite,
+} from './store.js';
 
 /**
  * What one message does to its payments row, decided against the row as it stands, locked, inside
@@ -94,7 +103,10 @@ export class GroupCommitter {
     await client.query('BEGIN');
     const aggregateIds = [...new Set(batch.map((item) => item.aggregateId))].sort();
     // Locked in one global order, so two batches touching the same rows cannot deadlock.
-    const locked = await client.query<DbRow>(`SELECT ${COLUMNS} FROM payments WHERE aggregate_id = ANY($1::text[]) ORDER BY aggregate_id FOR UPDATE`, [aggregateIds]);
+    const locked = await client.query<DbRow>(
+      `SELECT ${COLUMNS} FROM payments WHERE aggregate_id = ANY($1::text[]) ORDER BY aggregate_id FOR UPDATE`,
+      [aggregateIds],
+    );
     const inDatabase = new Set(locked.rows.map((row) => row.aggregate_id));
     const state = new Map<string, PaymentRow>(locked.rows.map((row) => [row.aggregate_id, fromDb(row)]));
     const done = await client.query<{ consumer: string; message_id: string }>(

@@ -93,7 +93,11 @@ export async function lockPayment(db: Db, aggregateId: string): Promise<PaymentR
   return rows[0] ? fromDb(rows[0]) : undefined;
 }
 
-export async function findPaymentByIntent(db: Db, paymentIntentId: string, options: { lock?: boolean } = {}): Promise<PaymentRow | undefined> {
+export async function findPaymentByIntent(
+  db: Db,
+  paymentIntentId: string,
+  options: { lock?: boolean } = {},
+): Promise<PaymentRow | undefined> {
   const { rows } = await db.query<DbRow>(
     `SELECT ${COLUMNS} FROM payments WHERE stripe_payment_intent_id = $1${options.lock ? ' FOR UPDATE' : ''}`,
     [paymentIntentId],

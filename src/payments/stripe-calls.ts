@@ -62,7 +62,10 @@ export async function chargeOrderOnce(
     }
     return { ...outcome, idempotencyKey };
   }
-  throw new StripeGatewayError('retryable', `all ${MAX_KEY_GENERATIONS} idempotency keys of order ${order.order_id} hold a stored server error`);
+  throw new StripeGatewayError(
+    'retryable',
+    `all ${MAX_KEY_GENERATIONS} idempotency keys of order ${order.order_id} hold a stored server error`,
+  );
 }
 
 export interface CheckoutUrls {
@@ -98,7 +101,10 @@ export async function createCheckoutSessionOnce(
       if (!isReplayedServerError(error)) throw error;
     }
   }
-  throw new StripeGatewayError('retryable', `all ${MAX_KEY_GENERATIONS} idempotency keys of trip ${request.trip_id} hold a stored server error`);
+  throw new StripeGatewayError(
+    'retryable',
+    `all ${MAX_KEY_GENERATIONS} idempotency keys of trip ${request.trip_id} hold a stored server error`,
+  );
 }
 
 export interface RefundResult {
@@ -124,5 +130,8 @@ export async function refundOnce(gateway: StripeGateway, aggregateId: string, pa
       if (alreadyRefunded) throw error;
     }
   }
-  throw new StripeGatewayError('retryable', `all ${MAX_KEY_GENERATIONS} idempotency keys of the refund for ${aggregateId} hold a stored server error`);
+  throw new StripeGatewayError(
+    'retryable',
+    `all ${MAX_KEY_GENERATIONS} idempotency keys of the refund for ${aggregateId} hold a stored server error`,
+  );
 }

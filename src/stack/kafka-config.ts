@@ -99,9 +99,10 @@ function escapeValue(value: string): string {
 /** System properties that send Kafka's own logging to `<logsDir>/server.log` for the version's logging backend. */
 export function loggingArgs(version: string, logsDir: string): string[] {
   const infra = join(packageRoot(), 'infra', 'kafka');
-  const config = pinnedProfile(version) === 'kafka4'
-    ? `-Dlog4j2.configurationFile=${join(infra, 'log4j2.xml')}`
-    : `-Dlog4j.configuration=file:${join(infra, 'log4j.properties')}`;
+  const config =
+    pinnedProfile(version) === 'kafka4'
+      ? `-Dlog4j2.configurationFile=${join(infra, 'log4j2.xml')}`
+      : `-Dlog4j.configuration=file:${join(infra, 'log4j.properties')}`;
   return [`-Dkafka.logs.dir=${logsDir}`, config];
 }
 
@@ -121,13 +122,26 @@ export const BROKER_JVM_FLAGS: readonly string[] = [
 
 /** `kafka-storage format` for a fresh data directory; short-lived, so it skips the JIT's upper tiers. */
 export async function formatStorage(opts: {
-  java: string; version: string; libs: string; configFile: string; clusterId: string; logsDir: string;
+  java: string;
+  version: string;
+  libs: string;
+  configFile: string;
+  clusterId: string;
+  logsDir: string;
 }): Promise<void> {
   const args = [
-    '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1',
+    '-Xmx256m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
     ...loggingArgs(opts.version, opts.logsDir),
-    '-cp', join(opts.libs, '*'),
-    'kafka.tools.StorageTool', 'format', '-t', opts.clusterId, '-c', opts.configFile,
+    '-cp',
+    join(opts.libs, '*'),
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    opts.clusterId,
+    '-c',
+    opts.configFile,
   ];
   try {
     await execa(opts.java, args, { timeout: 120_000, stdin: 'ignore', all: true });

@@ -56,8 +56,17 @@ export async function resolveKafkaLibs(version: string, opts: { cacheDir: string
   opts.log?.info({ version, dir: libs }, 'resolving Kafka jars with Maven (first run only)');
   const started = Date.now();
   try {
-    await runMaven(['-q', '-B', '-f', pom, `-P${profile}`, `-Dkafka.version=${version}`,
-      'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`]);
+    await runMaven([
+      '-q',
+      '-B',
+      '-f',
+      pom,
+      `-P${profile}`,
+      `-Dkafka.version=${version}`,
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${staging}`,
+    ]);
     const jars = await readdir(staging).catch(() => [] as string[]);
     if (!jars.includes(`kafka_2.13-${version}.jar`)) {
       throw new UnavailableError(`Maven finished but kafka_2.13-${version}.jar is missing from ${staging}`, {

@@ -72,14 +72,17 @@ export async function startKafka(opts: {
   try {
     // The file is appended across runs; a banner keeps an old crash from being read as this one's.
     writeSync(out, `--- paymentsctl: starting Kafka ${version} at ${new Date().toISOString()} ---\n`);
-    const child = spawn(java, [
-      ...BROKER_JVM_FLAGS,
-      ...loggingArgs(version, logsDir),
-      '-cp', join(libs, '*'),
-      'kafka.Kafka', configFile,
-    ], { cwd: workDir, detached: true, stdio: ['ignore', out, out] });
-    child.on('error', () => { exited = true; });
-    child.on('exit', () => { exited = true; });
+    const child = spawn(java, [...BROKER_JVM_FLAGS, ...loggingArgs(version, logsDir), '-cp', join(libs, '*'), 'kafka.Kafka', configFile], {
+      cwd: workDir,
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    child.on('error', () => {
+      exited = true;
+    });
+    child.on('exit', () => {
+      exited = true;
+    });
     child.unref();
     pid = child.pid;
     // Recorded before we wait for readiness: if this process is interrupted now, the next
@@ -93,7 +96,11 @@ export async function startKafka(opts: {
   }
 
   const kafka: ManagedKafka = {
-    version, pid, port, controllerPort, dataDir,
+    version,
+    pid,
+    port,
+    controllerPort,
+    dataDir,
     logFile: join(logsDir, 'server.log'),
     brokers: `127.0.0.1:${port}`,
   };
@@ -145,7 +152,10 @@ export async function waitForKafka(brokers: string, timeoutMs: number, log?: Log
 export async function isKafkaReachable(brokers: string, timeoutMs = 3_000): Promise<boolean> {
   // No logger: refused connections are the expected answer while a broker boots.
   const admin = createKafka({
-    brokers: brokers.split(',').map((b) => b.trim()).filter(Boolean),
+    brokers: brokers
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
     clientId: 'paymentsctl-probe',
     connectionTimeoutMs: Math.min(timeoutMs, 3_000),
     requestTimeoutMs: timeoutMs,
@@ -153,7 +163,10 @@ export async function isKafkaReachable(brokers: string, timeoutMs = 3_000): Prom
   }).admin();
   const timer = sleep(timeoutMs, false, { ref: false });
   try {
-    const probe = admin.connect().then(() => admin.describeCluster()).then((c) => c.brokers.length > 0);
+    const probe = admin
+      .connect()
+      .then(() => admin.describeCluster())
+      .then((c) => c.brokers.length > 0);
     return await Promise.race([probe.catch(() => false), timer]);
   } finally {
     await admin.disconnect().catch(() => undefined);

@@ -5,13 +5,7 @@ import type { Logger } from '../log.js';
 import { ensureDatabase, withDatabase } from '../db/databases.js';
 import { validateDatabaseUrl, kafkaBrokers as brokersSetting } from '../config.js';
 import { redact } from '../redact.js';
-import {
-  DEFAULT_LOCAL_POSTGRES_URL,
-  isPostgresReachable,
-  startPostgres,
-  stopPostgres,
-  type ManagedPostgres,
-} from './postgres.js';
+import { DEFAULT_LOCAL_POSTGRES_URL, isPostgresReachable, startPostgres, stopPostgres, type ManagedPostgres } from './postgres.js';
 import {
   isKafkaReachable,
   kafkaVersionFrom,
@@ -143,10 +137,7 @@ async function upPostgres(
   return { mode: 'managed', url: withDatabase(managed.adminUrl, STACK_DATABASE), managed };
 }
 
-async function upKafka(
-  options: ReturnType<typeof resolveOptions>,
-  started: { kafka?: ManagedKafka },
-): Promise<StackState['kafka']> {
+async function upKafka(options: ReturnType<typeof resolveOptions>, started: { kafka?: ManagedKafka }): Promise<StackState['kafka']> {
   if (options.env.KAFKA_BROKERS) {
     const brokers = brokersSetting({}, options.env).join(',');
     await waitForKafka(brokers, 15_000, options.log);
@@ -182,7 +173,8 @@ export async function stackUp(options: StackOptions = {}): Promise<StackInfo> {
     // Whatever of a previous stack died is cleaned up before its replacement starts.
     if (previous && !pgHealthy && previous.postgres.managed) await stopPostgres(previous.postgres.managed);
     if (previous && !kafkaHealthy && previous.kafka.managed) await stopKafka(previous.kafka.managed, { removeData: true });
-    if (previous && !stripeHealthy && previous.stripe?.managed) await stopStripeEmulator(previous.stripe.managed, join(resolved.stateDir, 'stripe'));
+    if (previous && !stripeHealthy && previous.stripe?.managed)
+      await stopStripeEmulator(previous.stripe.managed, join(resolved.stateDir, 'stripe'));
 
     const started: { postgres?: ManagedPostgres; kafka?: ManagedKafka; stripe?: ManagedStripeEmulator } = {};
     // All run to the end even if one fails, so whatever the others started is known and stopped.

@@ -35,7 +35,11 @@ export async function isStripeReachable(apiBase: string, timeoutMs = 2_000): Pro
 }
 
 /** Runs `paymentsctl stripe-emulator` detached, so it outlives the `stack up` that started it. */
-export async function startStripeEmulatorProcess(options: { workDir: string; log?: Logger; timeoutMs?: number }): Promise<ManagedStripeEmulator> {
+export async function startStripeEmulatorProcess(options: {
+  workDir: string;
+  log?: Logger;
+  timeoutMs?: number;
+}): Promise<ManagedStripeEmulator> {
   await mkdir(options.workDir, { recursive: true });
   const port = await freePort();
   const webhookSecret = `whsec_${randomBytes(24).toString('hex')}`;
@@ -45,7 +49,16 @@ export async function startStripeEmulatorProcess(options: { workDir: string; log
   try {
     const child = spawn(
       process.execPath,
-      [join(packageRoot(), 'bin', 'paymentsctl.js'), 'stripe-emulator', '--host', '127.0.0.1', '--port', String(port), '--webhook-secret', webhookSecret],
+      [
+        join(packageRoot(), 'bin', 'paymentsctl.js'),
+        'stripe-emulator',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--webhook-secret',
+        webhookSecret,
+      ],
       { detached: true, stdio: ['ignore', out, out], env: { ...process.env, LOG_LEVEL: 'info' } },
     );
     child.unref();

@@ -57,7 +57,13 @@ export function createApiRouter(server: FastifyInstance, deps: PipelineDeps): Ap
   return { get: add('GET'), post: add('POST'), delete: add('DELETE') };
 }
 
-async function handle(deps: PipelineDeps, method: Method, handler: ApiHandler, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function handle(
+  deps: PipelineDeps,
+  method: Method,
+  handler: ApiHandler,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const requestId = String(request.id);
   // An empty header is no key at all: otherwise unrelated requests would replay each other.
   const idempotencyKey = method === 'POST' ? header(request, 'idempotency-key') || undefined : undefined;
@@ -106,7 +112,11 @@ async function handle(deps: PipelineDeps, method: Method, handler: ApiHandler, r
       if (claim.kind === 'replay') {
         await sleep(faults.delayMs, deps.shutdown);
         const saved = claim.response;
-        return { status: saved.status, body: saved.body, headers: { ...saved.headers, 'Idempotent-Replayed': 'true', 'Original-Request': saved.requestId } };
+        return {
+          status: saved.status,
+          body: saved.body,
+          headers: { ...saved.headers, 'Idempotent-Replayed': 'true', 'Original-Request': saved.requestId },
+        };
       }
       finish = claim.finish;
     }
@@ -162,7 +172,13 @@ function send(reply: FastifyReply, outcome: Outcome, headers: Record<string, str
 }
 
 /** Answers, or applies the transport fault: the request has run, but the client will not know. */
-async function deliver(deps: PipelineDeps, request: FastifyRequest, reply: FastifyReply, outcome: Outcome, faults: RequestFaults): Promise<FastifyReply> {
+async function deliver(
+  deps: PipelineDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  outcome: Outcome,
+  faults: RequestFaults,
+): Promise<FastifyReply> {
   if (faults.transport === null) return send(reply, outcome, {});
   reply.hijack();
   const socket = request.raw.socket;

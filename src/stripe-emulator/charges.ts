@@ -42,7 +42,13 @@ export function createCharge(
           risk_level: 'normal',
           seller_message: 'The bank did not return any further details with this decline.',
         }
-      : { type: 'authorized', network_status: 'approved_by_network', reason: null, risk_level: 'normal', seller_message: 'Payment complete.' },
+      : {
+          type: 'authorized',
+          network_status: 'approved_by_network',
+          reason: null,
+          risk_level: 'normal',
+          seller_message: 'Payment complete.',
+        },
     paid: !decline,
     payment_intent: intent.id,
     payment_method: paymentMethod,

@@ -1,7 +1,14 @@
 import type { EmulatorContext } from './context.js';
 import { invalidRequest, resourceMissing } from './errors.js';
 import { ID_PREFIX, newId } from './ids.js';
-import { NO_ORIGIN, type CaptureMethod, type CheckoutSessionObject, type LineItemObject, type Metadata, type RequestOrigin } from './objects.js';
+import {
+  NO_ORIGIN,
+  type CaptureMethod,
+  type CheckoutSessionObject,
+  type LineItemObject,
+  type Metadata,
+  type RequestOrigin,
+} from './objects.js';
 import { createPaymentIntent, recordDecline, requireTestCard, succeedPayment } from './payment-intents.js';
 
 /**
@@ -58,7 +65,14 @@ export function createCheckoutSession(ctx: EmulatorContext, input: NewCheckoutSe
     currency: item.currency,
     description: item.name,
     quantity: item.quantity,
-    price: { id: newId('price_'), object: 'price', currency: item.currency, unit_amount: item.unitAmount, product: newId('prod_', 14), type: 'one_time' },
+    price: {
+      id: newId('price_'),
+      object: 'price',
+      currency: item.currency,
+      unit_amount: item.unitAmount,
+      product: newId('prod_', 14),
+      type: 'one_time',
+    },
   }));
   const total = lineItems.reduce((sum, item) => sum + item.amount_total, 0);
   const created = ctx.clock.nowSeconds();
@@ -100,9 +114,12 @@ export function createCheckoutSession(ctx: EmulatorContext, input: NewCheckoutSe
 
 function requireOpen(session: CheckoutSessionObject, action: string): void {
   if (session.status !== 'open') {
-    throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be ${action}. This session has a status of ${session.status}.`, {
-      code: 'checkout_session_unexpected_state',
-    });
+    throw invalidRequest(
+      `Only Checkout Sessions with a status in ["open"] can be ${action}. This session has a status of ${session.status}.`,
+      {
+        code: 'checkout_session_unexpected_state',
+      },
+    );
   }
 }
 

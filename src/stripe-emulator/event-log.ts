@@ -46,7 +46,10 @@ export class EventLog {
       object: 'event',
       api_version: DEFAULT_API_VERSION,
       created: this.clock.nowSeconds(),
-      data: { object: structuredClone(object), ...(previousAttributes ? { previous_attributes: structuredClone(previousAttributes) } : {}) },
+      data: {
+        object: structuredClone(object),
+        ...(previousAttributes ? { previous_attributes: structuredClone(previousAttributes) } : {}),
+      },
       livemode: false,
       pending_webhooks: 0,
       request: { id: origin.requestId, idempotency_key: origin.idempotencyKey },

@@ -27,8 +27,7 @@ interface Entry {
 }
 
 export type IdempotencyOutcome =
-  | { kind: 'proceed'; finish: (response: StoredResponse | null) => void }
-  | { kind: 'replay'; response: StoredResponse };
+  { kind: 'proceed'; finish: (response: StoredResponse | null) => void } | { kind: 'replay'; response: StoredResponse };
 
 const RETENTION_MS = 24 * 3600 * 1000;
 const MAX_KEY_LENGTH = 255;

@@ -55,10 +55,30 @@ function orderOf(store: EmulatorStore, paymentIntentId: string): string | undefi
 export function chargeReport(store: EmulatorStore): ChargeReport {
   const byIdempotencyKey: Record<string, ChargeGroup> = {};
   const byOrder: Record<string, ChargeGroup> = {};
-  const totals = { paymentIntents: store.paymentIntents.size, charges: 0, succeededCharges: 0, failedCharges: 0, amountCaptured: 0, amountRefunded: 0, unattributedCharges: 0 };
+  const totals = {
+    paymentIntents: store.paymentIntents.size,
+    charges: 0,
+    succeededCharges: 0,
+    failedCharges: 0,
+    amountCaptured: 0,
+    amountRefunded: 0,
+    unattributedCharges: 0,
+  };
   // An authorization released by a cancel never took money; it is not a successful charge.
-  const tookMoney = (charge: { status: string; captured: boolean; refunded: boolean }) => charge.status === 'succeeded' && (charge.captured || !charge.refunded);
-  const add = (group: ChargeGroup, charge: { id: string; payment_intent: string; status: string; captured: boolean; refunded: boolean; amount_captured: number; amount_refunded: number }) => {
+  const tookMoney = (charge: { status: string; captured: boolean; refunded: boolean }) =>
+    charge.status === 'succeeded' && (charge.captured || !charge.refunded);
+  const add = (
+    group: ChargeGroup,
+    charge: {
+      id: string;
+      payment_intent: string;
+      status: string;
+      captured: boolean;
+      refunded: boolean;
+      amount_captured: number;
+      amount_refunded: number;
+    },
+  ) => {
     group.charges.push(charge.id);
     if (!group.paymentIntents.includes(charge.payment_intent)) group.paymentIntents.push(charge.payment_intent);
     if (tookMoney(charge)) group.succeededCharges++;
@@ -78,7 +98,8 @@ export function chargeReport(store: EmulatorStore): ChargeReport {
     if (order) add((byOrder[order] ??= emptyGroup()), charge);
     else if (tookMoney(charge)) totals.unattributedCharges++;
   }
-  const counts = (groups: Record<string, ChargeGroup>) => Object.fromEntries(Object.entries(groups).map(([name, group]) => [name, group.succeededCharges]));
+  const counts = (groups: Record<string, ChargeGroup>) =>
+    Object.fromEntries(Object.entries(groups).map(([name, group]) => [name, group.succeededCharges]));
   const twice = (groups: Record<string, ChargeGroup>) =>
     Object.entries(groups)
       .filter(([, group]) => group.succeededCharges > 1)

@@ -16,7 +16,8 @@ export function childPath(parent: string, name: string | number): string {
 }
 
 function expectString(value: FormValue, path: string): string {
-  if (typeof value !== 'string') throw invalidRequest(`Invalid string: ${JSON.stringify(value).slice(0, 100)}`, { param: path, code: 'parameter_invalid_string' });
+  if (typeof value !== 'string')
+    throw invalidRequest(`Invalid string: ${JSON.stringify(value).slice(0, 100)}`, { param: path, code: 'parameter_invalid_string' });
   return value;
 }
 
@@ -43,7 +44,11 @@ export function optionalString(params: FormObject, name: string, { path = name, 
   if (value === undefined) return undefined;
   const text = expectString(value, path);
   if (text === '') return undefined;
-  if (text.length > maxLength) throw invalidRequest(`Invalid string: ${text.slice(0, 20)}...; must be at most ${maxLength} characters`, { param: path, code: 'parameter_invalid_string' });
+  if (text.length > maxLength)
+    throw invalidRequest(`Invalid string: ${text.slice(0, 20)}...; must be at most ${maxLength} characters`, {
+      param: path,
+      code: 'parameter_invalid_string',
+    });
   return text;
 }
 
@@ -55,7 +60,11 @@ export function requiredString(params: FormObject, name: string, options: { path
   return optionalString(params, name, { ...options, path }) as string;
 }
 
-export function optionalInteger(params: FormObject, name: string, { path = name, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined {
+export function optionalInteger(
+  params: FormObject,
+  name: string,
+  { path = name, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {},
+): number | undefined {
   const value = field(params, name);
   if (value === undefined || value === '') return undefined;
   const text = expectString(value, path);
@@ -63,7 +72,8 @@ export function optionalInteger(params: FormObject, name: string, { path = name,
     throw invalidRequest(`Invalid integer: ${text.slice(0, 100)}`, { param: path, code: 'parameter_invalid_integer' });
   }
   const n = Number(text);
-  if (n < min) throw invalidRequest(`This value must be greater than or equal to ${min}.`, { param: path, code: 'parameter_invalid_integer' });
+  if (n < min)
+    throw invalidRequest(`This value must be greater than or equal to ${min}.`, { param: path, code: 'parameter_invalid_integer' });
   if (n > max) throw invalidRequest(`This value must be less than or equal to ${max}.`, { param: path, code: 'parameter_invalid_integer' });
   return n;
 }
@@ -84,7 +94,12 @@ export function optionalBoolean(params: FormObject, name: string, { path = name 
   throw invalidRequest(`Invalid boolean: ${text.slice(0, 100)}`, { param: path, code: 'parameter_invalid_boolean' });
 }
 
-export function optionalEnum<T extends string>(params: FormObject, name: string, values: readonly T[], { path = name } = {}): T | undefined {
+export function optionalEnum<T extends string>(
+  params: FormObject,
+  name: string,
+  values: readonly T[],
+  { path = name } = {},
+): T | undefined {
   const text = optionalString(params, name, { path });
   if (text === undefined) return undefined;
   if (!(values as readonly string[]).includes(text)) {
@@ -97,7 +112,8 @@ export function optionalEnum<T extends string>(params: FormObject, name: string,
 export function currency(params: FormObject, name: string, { path = name, required = true } = {}): string | undefined {
   const value = required ? requiredString(params, name, { path }) : optionalString(params, name, { path });
   if (value === undefined) return undefined;
-  if (!/^[A-Za-z]{3}$/.test(value)) throw invalidRequest(`Invalid currency: ${value.slice(0, 20)}`, { param: path, code: 'parameter_invalid_string' });
+  if (!/^[A-Za-z]{3}$/.test(value))
+    throw invalidRequest(`Invalid currency: ${value.slice(0, 20)}`, { param: path, code: 'parameter_invalid_string' });
   return value.toLowerCase();
 }
 
@@ -125,7 +141,8 @@ export function optionalStringArray(params: FormObject, name: string, { path = n
 
 export function optionalObjectArray(params: FormObject, name: string, { path = name } = {}): FormObject[] | undefined {
   return optionalArray(params, name, { path })?.map((item, i) => {
-    if (typeof item === 'string' || Array.isArray(item)) throw invalidRequest(`Invalid object`, { param: childPath(path, i), code: 'parameter_invalid_object' });
+    if (typeof item === 'string' || Array.isArray(item))
+      throw invalidRequest(`Invalid object`, { param: childPath(path, i), code: 'parameter_invalid_object' });
     return item;
   });
 }
@@ -140,7 +157,8 @@ export function metadata(params: FormObject, name = 'metadata', { path = name } 
   const value = field(params, name);
   if (value === undefined) return undefined;
   if (value === '') return {};
-  if (typeof value === 'string' || Array.isArray(value)) throw invalidRequest('Invalid object', { param: path, code: 'parameter_invalid_object' });
+  if (typeof value === 'string' || Array.isArray(value))
+    throw invalidRequest('Invalid object', { param: path, code: 'parameter_invalid_object' });
   const out: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     const itemPath = childPath(path, key);
@@ -149,7 +167,8 @@ export function metadata(params: FormObject, name = 'metadata', { path = name } 
     if (text.length > 500) throw invalidRequest(`Metadata values can have up to 500 characters.`, { param: itemPath });
     out[key] = text;
   }
-  if (Object.keys(out).length > METADATA_MAX_KEYS) throw invalidRequest(`Metadata can have up to ${METADATA_MAX_KEYS} keys.`, { param: path });
+  if (Object.keys(out).length > METADATA_MAX_KEYS)
+    throw invalidRequest(`Metadata can have up to ${METADATA_MAX_KEYS} keys.`, { param: path });
   return out;
 }
 

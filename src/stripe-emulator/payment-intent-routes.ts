@@ -70,7 +70,8 @@ export function registerPaymentIntentRoutes(router: ApiRouter, ctx: EmulatorCont
         paymentMethod,
         metadata: mergeMetadata({}, metadata(params)),
         customer: optionalString(params, 'customer'),
-        captureMethod: optionalEnum<CaptureMethod>(params, 'capture_method', ['automatic', 'automatic_async', 'manual']) ?? 'automatic_async',
+        captureMethod:
+          optionalEnum<CaptureMethod>(params, 'capture_method', ['automatic', 'automatic_async', 'manual']) ?? 'automatic_async',
         description: optionalString(params, 'description'),
         paymentMethodTypes: optionalStringArray(params, 'payment_method_types') ?? ['card'],
         receiptEmail: optionalString(params, 'receipt_email'),
@@ -103,7 +104,12 @@ export function registerPaymentIntentRoutes(router: ApiRouter, ctx: EmulatorCont
     const amountToCapture = optionalInteger(params, 'amount_to_capture', { min: 1 });
     const update = metadata(params);
     const expand = expandPaths(params);
-    const captured = capturePaymentIntent(ctx, intent, { amountToCapture, metadata: update && mergeMetadata(intent.metadata, update) }, origin);
+    const captured = capturePaymentIntent(
+      ctx,
+      intent,
+      { amountToCapture, metadata: update && mergeMetadata(intent.metadata, update) },
+      origin,
+    );
     return expandObject(ctx, captured, expand);
   });
 

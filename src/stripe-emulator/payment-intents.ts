@@ -2,7 +2,15 @@ import { createCharge } from './charges.js';
 import type { EmulatorContext } from './context.js';
 import { invalidRequest, resourceMissing, StripeApiError, unexpectedState } from './errors.js';
 import { ID_PREFIX, newId, randomToken } from './ids.js';
-import type { CaptureMethod, ChargeObject, LastPaymentError, Metadata, PaymentIntentObject, PaymentIntentStatus, RequestOrigin } from './objects.js';
+import type {
+  CaptureMethod,
+  ChargeObject,
+  LastPaymentError,
+  Metadata,
+  PaymentIntentObject,
+  PaymentIntentStatus,
+  RequestOrigin,
+} from './objects.js';
 import { paymentMethodObject, testCard, type Decline, type TestCard } from './payment-methods.js';
 
 /**
@@ -25,7 +33,13 @@ export interface NewPaymentIntent {
 }
 
 const CONFIRMABLE: readonly PaymentIntentStatus[] = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
-const CANCELABLE: readonly PaymentIntentStatus[] = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action', 'processing'];
+const CANCELABLE: readonly PaymentIntentStatus[] = [
+  'requires_payment_method',
+  'requires_capture',
+  'requires_confirmation',
+  'requires_action',
+  'processing',
+];
 
 /** Looks up a test PaymentMethod; an unknown id is a 400 on the parameter, as in Stripe. */
 export function requireTestCard(id: string, param = 'payment_method'): TestCard {
@@ -179,7 +193,13 @@ export function declinePayment(
 }
 
 /** The state change of a decline, without the 402 (asynchronous failures have no request to fail). */
-export function recordDecline(ctx: EmulatorContext, intent: PaymentIntentObject, card: TestCard, decline: Decline, origin: RequestOrigin): ChargeObject {
+export function recordDecline(
+  ctx: EmulatorContext,
+  intent: PaymentIntentObject,
+  card: TestCard,
+  decline: Decline,
+  origin: RequestOrigin,
+): ChargeObject {
   const paymentMethod = intent.payment_method as string;
   const charge = createCharge(ctx, intent, paymentMethod, card, { decline }, origin.idempotencyKey);
   intent.latest_charge = charge.id;
@@ -204,7 +224,12 @@ export function recordDecline(ctx: EmulatorContext, intent: PaymentIntentObject,
  * Emulator-only: the customer finished (or failed) the 3-D Secure challenge of a PaymentIntent
  * in requires_action, which in Stripe happens in the browser.
  */
-export function finishAuthentication(ctx: EmulatorContext, intent: PaymentIntentObject, succeeded: boolean, origin: RequestOrigin): PaymentIntentObject {
+export function finishAuthentication(
+  ctx: EmulatorContext,
+  intent: PaymentIntentObject,
+  succeeded: boolean,
+  origin: RequestOrigin,
+): PaymentIntentObject {
   if (intent.status !== 'requires_action') {
     throw unexpectedState(`PaymentIntent ${intent.id} has a status of ${intent.status}; only requires_action can be authenticated.`);
   }
@@ -238,10 +263,13 @@ export function capturePaymentIntent(
   }
   const amount = options.amountToCapture ?? intent.amount_capturable;
   if (amount > intent.amount_capturable) {
-    throw invalidRequest(`The amount to capture (${amount}) must be less than or equal to the amount capturable (${intent.amount_capturable}).`, {
-      param: 'amount_to_capture',
-      code: 'amount_too_large',
-    });
+    throw invalidRequest(
+      `The amount to capture (${amount}) must be less than or equal to the amount capturable (${intent.amount_capturable}).`,
+      {
+        param: 'amount_to_capture',
+        code: 'amount_too_large',
+      },
+    );
   }
   const charge = ctx.store.charges.get(intent.latest_charge as string) as ChargeObject;
   charge.captured = true;
@@ -260,7 +288,12 @@ export function capturePaymentIntent(
 
 export const CANCELLATION_REASONS = ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] as const;
 
-export function cancelPaymentIntent(ctx: EmulatorContext, intent: PaymentIntentObject, reason: string | undefined, origin: RequestOrigin): PaymentIntentObject {
+export function cancelPaymentIntent(
+  ctx: EmulatorContext,
+  intent: PaymentIntentObject,
+  reason: string | undefined,
+  origin: RequestOrigin,
+): PaymentIntentObject {
   if (!CANCELABLE.includes(intent.status)) {
     throw unexpectedState(
       `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. ` +

@@ -41,10 +41,16 @@ const TEST_CARDS: Record<string, TestCard> = {
   pm_card_mastercard: { card: card('mastercard', '4444'), outcome: SUCCESS },
   pm_card_amex: { card: card('amex', '8431'), outcome: SUCCESS },
   pm_card_chargeDeclined: { card: card('visa', '0002'), outcome: declined('generic_decline', 'Your card was declined.') },
-  pm_card_chargeDeclinedInsufficientFunds: { card: card('visa', '9995'), outcome: declined('insufficient_funds', 'Your card has insufficient funds.') },
+  pm_card_chargeDeclinedInsufficientFunds: {
+    card: card('visa', '9995'),
+    outcome: declined('insufficient_funds', 'Your card has insufficient funds.'),
+  },
   pm_card_chargeDeclinedLostCard: { card: card('visa', '9987'), outcome: declined('lost_card', 'Your card was declined.') },
   pm_card_chargeDeclinedStolenCard: { card: card('visa', '9979'), outcome: declined('stolen_card', 'Your card was declined.') },
-  pm_card_chargeDeclinedExpiredCard: { card: card('visa', '0069'), outcome: declined('expired_card', 'Your card has expired.', 'expired_card', 'exp_month') },
+  pm_card_chargeDeclinedExpiredCard: {
+    card: card('visa', '0069'),
+    outcome: declined('expired_card', 'Your card has expired.', 'expired_card', 'exp_month'),
+  },
   pm_card_chargeDeclinedIncorrectCvc: {
     card: card('visa', '0127'),
     outcome: declined('incorrect_cvc', "Your card's security code is incorrect.", 'incorrect_cvc', 'cvc'),

@@ -35,7 +35,9 @@ export function registerRefundRoutes(router: ApiRouter, ctx: EmulatorContext): v
     const charge = optionalString(params, 'charge');
     const items = newestFirst(ctx.store.refunds).filter(
       (refund) =>
-        inRange(refund) && (paymentIntent === undefined || refund.payment_intent === paymentIntent) && (charge === undefined || refund.charge === charge),
+        inRange(refund) &&
+        (paymentIntent === undefined || refund.payment_intent === paymentIntent) &&
+        (charge === undefined || refund.charge === charge),
     );
     return expandList(ctx, paginate(items, params, url, 'refund'), expandPaths(params));
   });

@@ -36,7 +36,9 @@ function refundableCharge(ctx: EmulatorContext, input: NewRefund): ChargeObject 
 
 export function createRefund(ctx: EmulatorContext, input: NewRefund, origin: RequestOrigin): RefundObject {
   if (!input.paymentIntent && !input.charge) {
-    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { param: 'payment_intent' });
+    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', {
+      param: 'payment_intent',
+    });
   }
   const charge = refundableCharge(ctx, input);
   if (!charge.captured) {

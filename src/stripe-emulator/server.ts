@@ -56,7 +56,7 @@ const WEBHOOK_SEED_MIX = 0x5bd1e995;
 
 function validateWebhookUrls(urls: string[]): void {
   for (const url of urls) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ['http:', 'https:'].includes(new URL(url).protocol);
     } catch {
@@ -83,7 +83,8 @@ function installFallbacks(server: FastifyInstance, log: Logger): void {
   server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) log.error({ err: error }, 'stripe emulator: unexpected error');
-    const body = status >= 500 ? apiError().toJSON() : new StripeApiError(status, { type: 'invalid_request_error', message: error.message }).toJSON();
+    const body =
+      status >= 500 ? apiError().toJSON() : new StripeApiError(status, { type: 'invalid_request_error', message: error.message }).toJSON();
     return reply.code(status).send(body);
   });
 }
@@ -103,12 +104,16 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
   const idempotency = new IdempotencyStore();
   const shutdown = new AbortController();
   let baseUrl = '';
-  const staticTargets: WebhookTarget[] = webhookUrls.map((url, i) => ({ id: `we_cli_${i + 1}`, url, secret: webhookSecret, enabledEvents: ['*'] }));
-  // The dispatcher asks for targets per event, so endpoints registered later are included.
-  let ctx: EmulatorContext | undefined;
-  const targets = () => [...staticTargets, ...(ctx ? registeredTargets(ctx) : [])];
+  const staticTargets: WebhookTarget[] = webhookUrls.map((url, i) => ({
+    id: `we_cli_${i + 1}`,
+    url,
+    secret: webhookSecret,
+    enabledEvents: ['*'],
+  }));
+  // The dispatcher asks for targets per event (never before `ctx` exists), so endpoints registered later are included.
+  const targets = () => [...staticTargets, ...registeredTargets(ctx)];
   const dispatcher = new WebhookDispatcher({ targets, faults, retry, log });
-  ctx = { store, clock, events: new EventLog(store, clock, dispatcher), baseUrl: () => baseUrl };
+  const ctx: EmulatorContext = { store, clock, events: new EventLog(store, clock, dispatcher), baseUrl: () => baseUrl };
 
   const timers = new Set<NodeJS.Timeout>();
   const schedule = (ms: number, work: () => void) => {
@@ -135,7 +140,10 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
     reply.header('Request-Id', String(request.id));
   });
   server.addHook('onResponse', async (request, reply) => {
-    log.debug({ requestId: request.id, method: request.method, url: request.url.split('?')[0], status: reply.statusCode }, 'stripe emulator request');
+    log.debug(
+      { requestId: request.id, method: request.method, url: request.url.split('?')[0], status: reply.statusCode },
+      'stripe emulator request',
+    );
   });
   installFallbacks(server, log);
 

@@ -189,7 +189,14 @@ export class WebhookDispatcher implements EventSink {
       return;
     }
     const log = this.options.log;
-    const context = { event: event.id, type: event.type, endpoint: delivery.target.id, attempt: record.attempts, status: result.statusCode, error: result.error };
+    const context = {
+      event: event.id,
+      type: event.type,
+      endpoint: delivery.target.id,
+      attempt: record.attempts,
+      status: result.statusCode,
+      error: result.error,
+    };
     if (this.shutdown.signal.aborted) return;
     const { initialDelayMs, maxDelayMs, maxAttempts } = this.options.retry;
     if (record.attempts >= maxAttempts) {
@@ -223,7 +230,10 @@ export class WebhookDispatcher implements EventSink {
       });
       await response.arrayBuffer().catch(() => undefined);
       const ok = response.status >= 200 && response.status < 300;
-      this.options.log.debug({ event: delivery.event.id, type: delivery.event.type, url: redact(delivery.target.url), status: response.status }, 'webhook sent');
+      this.options.log.debug(
+        { event: delivery.event.id, type: delivery.event.type, url: redact(delivery.target.url), status: response.status },
+        'webhook sent',
+      );
       return { ok, statusCode: response.status, error: ok ? null : `HTTP ${response.status}` };
     } catch (error) {
       return { ok: false, statusCode: null, error: redact(describeFailure(error)) };

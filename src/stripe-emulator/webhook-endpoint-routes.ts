@@ -49,7 +49,12 @@ function getEndpoint(ctx: EmulatorContext, id: string): WebhookEndpointObject {
 export function registeredTargets(ctx: EmulatorContext): WebhookTarget[] {
   return [...ctx.store.webhookEndpoints.values()]
     .filter((endpoint) => endpoint.status === 'enabled')
-    .map((endpoint) => ({ id: endpoint.id, url: endpoint.url, secret: ctx.store.webhookSecrets.get(endpoint.id) as string, enabledEvents: endpoint.enabled_events }));
+    .map((endpoint) => ({
+      id: endpoint.id,
+      url: endpoint.url,
+      secret: ctx.store.webhookSecrets.get(endpoint.id) as string,
+      enabledEvents: endpoint.enabled_events,
+    }));
 }
 
 export function registerWebhookEndpointRoutes(router: ApiRouter, ctx: EmulatorContext): void {

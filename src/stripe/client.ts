@@ -14,7 +14,10 @@ export interface StripeClientOptions {
 export function createStripeClient(options: StripeClientOptions): Stripe {
   const base = options.apiBase ? new URL(options.apiBase) : undefined;
   if (base && base.pathname !== '/' && base.pathname !== '') {
-    throw new ConfigError('STRIPE_API_BASE', `STRIPE_API_BASE must be a bare origin such as http://127.0.0.1:12111, got ${options.apiBase}`);
+    throw new ConfigError(
+      'STRIPE_API_BASE',
+      `STRIPE_API_BASE must be a bare origin such as http://127.0.0.1:12111, got ${options.apiBase}`,
+    );
   }
   return new Stripe(options.apiKey, {
     ...(base

@@ -43,7 +43,8 @@ export function classifyStripeError(error: unknown): StripeGatewayError {
     // Not from the SDK. A raw socket error or timeout is worth retrying; a programming error
     // (TypeError and the like) never is.
     const message = `Stripe request failed: ${(error as Error)?.message ?? String(error)}`;
-    const isBug = error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError;
+    const isBug =
+      error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError;
     return new StripeGatewayError(isBug ? 'invalid' : 'retryable', message, { cause: error });
   }
   const details = {

@@ -127,7 +127,11 @@ export class StripeGateway {
           line_items: [
             {
               quantity: 1,
-              price_data: { currency: request.currency.toLowerCase(), unit_amount: request.amount, product_data: { name: request.productName } },
+              price_data: {
+                currency: request.currency.toLowerCase(),
+                unit_amount: request.amount,
+                product_data: { name: request.productName },
+              },
             },
           ],
           success_url: request.successUrl,
@@ -139,7 +143,12 @@ export class StripeGateway {
         { idempotencyKey: request.idempotencyKey ?? IdempotencyKey.checkoutSession(request.tripId) },
       );
       if (!session.url) throw new StripeGatewayError('invalid', `Checkout Session ${session.id} has no url`);
-      return { sessionId: session.id, url: session.url, amountTotal: session.amount_total ?? request.amount, currency: session.currency ?? request.currency };
+      return {
+        sessionId: session.id,
+        url: session.url,
+        amountTotal: session.amount_total ?? request.amount,
+        currency: session.currency ?? request.currency,
+      };
     } catch (error) {
       throw classifyStripeError(error);
     }
@@ -180,7 +189,10 @@ export class StripeGateway {
       })) {
         if (intent.metadata?.order_id === orderId) return intent;
         if (++scanned >= maxScanned) {
-          throw new StripeGatewayError('retryable', `looked through ${scanned} PaymentIntents without finding order ${orderId}; cannot prove it was never charged`);
+          throw new StripeGatewayError(
+            'retryable',
+            `looked through ${scanned} PaymentIntents without finding order ${orderId}; cannot prove it was never charged`,
+          );
         }
       }
       return undefined;
@@ -214,7 +226,9 @@ export class StripeGateway {
   /** PaymentIntents created in [from, to] (unix seconds), across pages, at most 10,000 (the SDK's cap): for reconciliation. */
   async listPaymentIntents(range: { from: number; to: number }, pageSize = 100): Promise<Stripe.PaymentIntent[]> {
     return this.call(() =>
-      this.stripe.paymentIntents.list({ created: { gte: range.from, lte: range.to }, limit: pageSize }).autoPagingToArray({ limit: 10_000 }),
+      this.stripe.paymentIntents
+        .list({ created: { gte: range.from, lte: range.to }, limit: pageSize })
+        .autoPagingToArray({ limit: 10_000 }),
     );
   }
 

@@ -112,7 +112,7 @@ function Outcomes({ snapshot }: { snapshot: DevSnapshot }) {
         <Text dimColor>{'compensated'.padEnd(STAGE_NAME_WIDTH + 1)}</Text>
         {formatCount(snapshot.compensated)}
         <Text dimColor>{'    duplicates absorbed  '}</Text>
-        worker {formatCount(snapshot.duplicatesAbsorbed.worker)}  webhook {formatCount(snapshot.duplicatesAbsorbed.webhook)}
+        worker {formatCount(snapshot.duplicatesAbsorbed.worker)} webhook {formatCount(snapshot.duplicatesAbsorbed.webhook)}
       </Text>
     </Box>
   );

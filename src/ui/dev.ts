@@ -124,7 +124,10 @@ export function renderDevSummary(summary: DevSummary): string {
         ['checkout', orders.checkout],
       ])}  ${chalk.dim(`(expected succeeded ${formatCount(orders.expectedSucceeded)}, failed ${formatCount(orders.expectedFailed)})`)}`,
     ),
-    row('outcomes', `${pairs(OUTCOME_ORDER.map((status) => [status, summary.outcomes[status]] as const))}  ${alarming('missing', summary.missing)}`),
+    row(
+      'outcomes',
+      `${pairs(OUTCOME_ORDER.map((status) => [status, summary.outcomes[status]] as const))}  ${alarming('missing', summary.missing)}`,
+    ),
     row('compensated', formatCount(summary.compensated)),
     row(
       'emulator',
@@ -137,7 +140,10 @@ export function renderDevSummary(summary: DevSummary): string {
       'pipeline',
       `${alarming('outbox backlog', summary.outboxBacklog)}  ${alarming('consumer lag', summary.consumerLag)}  ${alarming('dlq', summary.deadLetters)}  retries ${formatCount(summary.retries)}`,
     ),
-    row('duplicates', `absorbed by worker ${formatCount(summary.duplicatesAbsorbed.worker)}  by webhook receiver ${formatCount(summary.duplicatesAbsorbed.webhook)}`),
+    row(
+      'duplicates',
+      `absorbed by worker ${formatCount(summary.duplicatesAbsorbed.worker)}  by webhook receiver ${formatCount(summary.duplicatesAbsorbed.webhook)}`,
+    ),
     rolesLine(summary),
     '',
     chalk.bold('checks'),

@@ -16,7 +16,12 @@ export function renderMigrationReports(reports: MigrationReport[], mode: 'apply'
     if (mode === 'dry-run' && report.sql) {
       for (const [name, sql] of Object.entries(report.sql)) {
         lines.push(chalk.dim(`    -- would run ${name}:`));
-        lines.push(...sql.trimEnd().split('\n').map((line) => chalk.dim(`    ${line}`)));
+        lines.push(
+          ...sql
+            .trimEnd()
+            .split('\n')
+            .map((line) => chalk.dim(`    ${line}`)),
+        );
       }
     }
     if (report.error) lines.push(`    ${chalk.red('error:')} ${report.error}`);

@@ -3,8 +3,14 @@ import { stackVariables, type StackStatus, type StackDownResult, type ComponentS
 import { mark, renderEnvLines, renderJson } from './output.js';
 
 function component(name: string, status: ComponentStatus): string[] {
-  const how = status.managed ? `started by stack up, pid ${status.pid}` : status.mode === 'env' ? 'from the environment' : 'existing server';
-  const lines = [`${status.healthy ? mark.ok() : mark.fail()} ${chalk.bold(name.padEnd(8))} ${status.url}  ${chalk.dim(`(${how}${status.version ? `, Kafka ${status.version}` : ''})`)}`];
+  const how = status.managed
+    ? `started by stack up, pid ${status.pid}`
+    : status.mode === 'env'
+      ? 'from the environment'
+      : 'existing server';
+  const lines = [
+    `${status.healthy ? mark.ok() : mark.fail()} ${chalk.bold(name.padEnd(8))} ${status.url}  ${chalk.dim(`(${how}${status.version ? `, Kafka ${status.version}` : ''})`)}`,
+  ];
   if (status.logFile) lines.push(chalk.dim(`           log: ${status.logFile}`));
   return lines;
 }

@@ -6,7 +6,9 @@ export function renderTopics(result: EnsureTopicsResult): string {
   const lines = [
     ...result.created.map((t) => `${mark.ok()} created  ${t.name} ${chalk.dim(`(${t.partitions} partitions, rf ${t.replicationFactor})`)}`),
     ...result.existing.map((t) => `${mark.ok()} exists   ${t.name} ${chalk.dim(`(${t.partitions} partitions)`)}`),
-    ...result.underPartitioned.map((t) => `${mark.pending()} ${t.name} has ${t.partitions} partitions, fewer than asked; left unchanged (adding partitions moves keys)`),
+    ...result.underPartitioned.map(
+      (t) => `${mark.pending()} ${t.name} has ${t.partitions} partitions, fewer than asked; left unchanged (adding partitions moves keys)`,
+    ),
     `${result.created.length} created, ${result.existing.length} already existed`,
   ];
   return `${lines.join('\n')}\n`;

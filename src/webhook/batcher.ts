@@ -4,7 +4,16 @@ import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
 import { loadPayments } from '../payments/store.js';
 import type { EventPlan, StripeEvent } from './mapping.js';
 import { writePayments } from '../payments/payment-writes.js';
-import { decide, oneWrite, provisionalOutcome, recordWebhookEvent, SET_OUTCOME, type Decision, type RecordOptions, type RecordResult } from './store.js';
+import {
+  decide,
+  oneWrite,
+  provisionalOutcome,
+  recordWebhookEvent,
+  SET_OUTCOME,
+  type Decision,
+  type RecordOptions,
+  type RecordResult,
+} from './store.js';
 
 // Ids in sorted order: two batches claiming the same ids take their locks in one order.
 const CLAIM_EVENTS = `
@@ -64,7 +73,8 @@ export class GroupCommitStore {
   record(event: StripeEvent, payload: string, plan: EventPlan): Promise<RecordResult> {
     // Found by PaymentIntent id: which row it locks is known only inside the transaction, so it
     // cannot be kept apart from the other events of a batch. Rare; recorded alone.
-    if (plan.action === 'apply' && plan.change.aggregateId === undefined) return recordWebhookEvent(this.pool, event, payload, plan, this.options);
+    if (plan.action === 'apply' && plan.change.aggregateId === undefined)
+      return recordWebhookEvent(this.pool, event, payload, plan, this.options);
     return new Promise<RecordResult>((resolve, reject) => {
       this.queue.push({ event, payload, plan, resolve, reject });
       this.pump();
@@ -115,7 +125,9 @@ export class GroupCommitStore {
     } catch (error) {
       this.options.onBatchFailed?.(error, batch.length);
       // Whatever failed, failed for the whole batch; alone, each event succeeds or fails on its own.
-      await Promise.all(batch.map((p) => recordWebhookEvent(this.pool, p.event, p.payload, p.plan, this.options).then(p.resolve, p.reject)));
+      await Promise.all(
+        batch.map((p) => recordWebhookEvent(this.pool, p.event, p.payload, p.plan, this.options).then(p.resolve, p.reject)),
+      );
       return;
     }
     this.options.onBatch?.(batch.length);
@@ -138,7 +150,12 @@ export class GroupCommitStore {
           client.query<{ stripe_event_id: string }>({
             name: 'paymentsctl-webhook-claim',
             text: CLAIM_EVENTS,
-            values: [batch.map((p) => p.event.id), batch.map((p) => p.event.type), batch.map((p) => provisionalOutcome(p.plan)), batch.map((p) => p.payload)],
+            values: [
+              batch.map((p) => p.event.id),
+              batch.map((p) => p.event.type),
+              batch.map((p) => provisionalOutcome(p.plan)),
+              batch.map((p) => p.payload),
+            ],
           }),
           // Not named: a plan cached while the table was small would scan it whole ever after.
           aggregates.length ? client.query(LOCK_PAYMENTS, [aggregates]) : undefined,
@@ -160,7 +177,8 @@ export class GroupCommitStore {
         batch.forEach((p, i) => {
           const decision = decisions[i]!;
           if (typeof decision === 'string') return;
-          if (decision.result.outcome !== provisionalOutcome(p.plan)) sent.push(client.query(SET_OUTCOME, [p.event.id, decision.result.outcome]));
+          if (decision.result.outcome !== provisionalOutcome(p.plan))
+            sent.push(client.query(SET_OUTCOME, [p.event.id, decision.result.outcome]));
           if (decision.payment) payments.push(decision.payment);
           messages.push(...decision.messages);
         });

@@ -2,7 +2,14 @@
  * The Stripe webhook receiver behind `paymentsctl webhook-serve`: signature verification, the
  * event → pipeline mapping, the durable store, and the HTTP server.
  */
-export { verifySignature, parseSignatureHeader, signPayload, type SignatureCheck, type SignatureFailure, type VerifyOptions } from './signature.js';
+export {
+  verifySignature,
+  parseSignatureHeader,
+  signPayload,
+  type SignatureCheck,
+  type SignatureFailure,
+  type VerifyOptions,
+} from './signature.js';
 export {
   planEvent,
   parseStripeEvent,

@@ -170,8 +170,14 @@ function fromPaymentIntent(intent: Record<string, unknown>, next: PaymentOutcome
       ...defined('paymentIntentId', text(intent.id)),
       ...defined('chargeId', idOf(intent.latest_charge)),
       kind: fromCheckout ? 'checkout_session' : 'payment_intent',
-      ...defined('idempotencyKey', fromCheckout ? IdempotencyKey.checkoutSession(ids.trip_id!) : ids.order_id && IdempotencyKey.paymentIntent(ids.order_id)),
-      ...defined('amount', next === 'succeeded' ? (positive(intent.amount_received) ?? minorUnits(intent.amount)) : minorUnits(intent.amount)),
+      ...defined(
+        'idempotencyKey',
+        fromCheckout ? IdempotencyKey.checkoutSession(ids.trip_id!) : ids.order_id && IdempotencyKey.paymentIntent(ids.order_id),
+      ),
+      ...defined(
+        'amount',
+        next === 'succeeded' ? (positive(intent.amount_received) ?? minorUnits(intent.amount)) : minorUnits(intent.amount),
+      ),
       ...defined('currency', currencyOf(intent.currency)),
       ids,
       ...(next === 'failed'
@@ -202,11 +208,17 @@ function fromCharge(charge: Record<string, unknown>): EventPlan {
       ...defined('paymentIntentId', idOf(charge.payment_intent)),
       ...defined('chargeId', text(charge.id)),
       kind: ids.trip_id !== undefined ? 'checkout_session' : 'payment_intent',
-      ...defined('idempotencyKey', ids.trip_id ? IdempotencyKey.checkoutSession(ids.trip_id) : ids.order_id && IdempotencyKey.paymentIntent(ids.order_id)),
+      ...defined(
+        'idempotencyKey',
+        ids.trip_id ? IdempotencyKey.checkoutSession(ids.trip_id) : ids.order_id && IdempotencyKey.paymentIntent(ids.order_id),
+      ),
       ...defined('amount', minorUnits(charge.amount)),
       ...defined('currency', currencyOf(charge.currency)),
       ids,
-      refund: { amount: minorUnits(charge.amount_refunded) ?? minorUnits(charge.amount) ?? 0, ...defined('refundId', latestRefundId(charge)) },
+      refund: {
+        amount: minorUnits(charge.amount_refunded) ?? minorUnits(charge.amount) ?? 0,
+        ...defined('refundId', latestRefundId(charge)),
+      },
     },
   };
 }

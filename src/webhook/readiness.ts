@@ -47,7 +47,10 @@ export class Readiness {
   }
 
   private async run(): Promise<ReadinessReport> {
-    const [database, kafka] = await Promise.all([this.probe(() => this.options.pool.query('SELECT 1')), this.probe(() => this.kafkaCheck())]);
+    const [database, kafka] = await Promise.all([
+      this.probe(() => this.options.pool.query('SELECT 1')),
+      this.probe(() => this.kafkaCheck()),
+    ]);
     const report = { ready: database === 'ok' && kafka === 'ok', database, kafka };
     if (this.last?.report.ready !== report.ready) {
       this.options.log[report.ready ? 'info' : 'warn']({ database, kafka }, report.ready ? 'ready' : 'not ready');
@@ -79,7 +82,13 @@ export class Readiness {
     if (!this.admin) {
       // No retries of its own: a probe wants the state now, and is asked again in a few seconds.
       // kafkajs' own log stays silent: the state changes are logged once each by run().
-      this.admin = createKafka({ brokers: this.options.brokers, clientId: 'paymentsctl-webhook-readiness', retries: 0, connectionTimeoutMs: 2_000, requestTimeoutMs: 2_000 }).admin();
+      this.admin = createKafka({
+        brokers: this.options.brokers,
+        clientId: 'paymentsctl-webhook-readiness',
+        retries: 0,
+        connectionTimeoutMs: 2_000,
+        requestTimeoutMs: 2_000,
+      }).admin();
       this.adminConnected = this.admin.connect();
     }
     try {

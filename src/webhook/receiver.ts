@@ -52,7 +52,11 @@ export class WebhookReceiver {
   async handle(rawBody: Buffer, signatureHeader: string | undefined): Promise<WebhookAnswer> {
     const { metrics, log } = this.options;
     if (!this.configured) {
-      return this.reject(503, 'no_secret_configured', 'webhook secret not configured: set STRIPE_WEBHOOK_SECRET (alias STRIPE_WEBHOOK_KEY)');
+      return this.reject(
+        503,
+        'no_secret_configured',
+        'webhook secret not configured: set STRIPE_WEBHOOK_SECRET (alias STRIPE_WEBHOOK_KEY)',
+      );
     }
     const check = verifySignature(rawBody, signatureHeader, this.options.secrets, {
       toleranceSeconds: this.options.toleranceSeconds,
@@ -69,7 +73,10 @@ export class WebhookReceiver {
       result = await this.options.store.record(event, rawBody.toString('utf8'), plan);
     } catch (error) {
       metrics.storeErrors.inc();
-      log.error({ err: error, stripeEventId: event.id, type: event.type }, 'could not record a verified webhook event; answering 500 so Stripe retries');
+      log.error(
+        { err: error, stripeEventId: event.id, type: event.type },
+        'could not record a verified webhook event; answering 500 so Stripe retries',
+      );
       return { status: 500, body: { error: { reason: 'store_failed', message: 'the event could not be recorded; retry later' } } };
     }
     if (result.duplicate) {
@@ -108,7 +115,10 @@ export class WebhookReceiver {
     const now = Date.now();
     const last = this.lastWarned.get(reason);
     if (!last || now - last.at >= REJECTION_LOG_INTERVAL_MS) {
-      this.options.log.warn({ status, reason, ...(last?.suppressed ? { suppressedSinceLast: last.suppressed } : {}) }, `webhook request rejected: ${message}`);
+      this.options.log.warn(
+        { status, reason, ...(last?.suppressed ? { suppressedSinceLast: last.suppressed } : {}) },
+        `webhook request rejected: ${message}`,
+      );
       this.lastWarned.set(reason, { at: now, suppressed: 0 });
     } else {
       last.suppressed++;

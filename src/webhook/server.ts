@@ -75,7 +75,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   server.route({
     method: [...OTHER_METHODS],
     url: path,
-    handler: async (_request, reply) => reply.code(405).header('allow', 'POST').send({ error: { reason: 'method_not_allowed', message: 'only POST is accepted here' } }),
+    handler: async (_request, reply) =>
+      reply
+        .code(405)
+        .header('allow', 'POST')
+        .send({ error: { reason: 'method_not_allowed', message: 'only POST is accepted here' } }),
   });
 
   if (options.ops) {
@@ -83,7 +87,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     server.get('/healthz', async () => ({ status: 'ok' }));
     server.get('/readyz', async (_request, reply) => {
       const report = await ready().catch((error: unknown) => ({ ready: false, database: String(error), kafka: 'unknown' }));
-      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', database: report.database, kafka: report.kafka });
+      return reply
+        .code(report.ready ? 200 : 503)
+        .send({ status: report.ready ? 'ready' : 'not ready', database: report.database, kafka: report.kafka });
     });
     server.get('/metrics', async (_request, reply) => {
       reply.header('content-type', registry.contentType);
@@ -96,11 +102,16 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     const status = error.statusCode ?? 500;
     if (onWebhookPath(request) && status < 500) {
       // Refused by the framework before the receiver saw it: too large, or not a well-formed request.
-      const answer = status === 413 ? receiver.rejected(413, 'body_too_large', `body larger than ${options.maxBodyBytes} bytes`) : receiver.rejected(400, 'bad_request', error.message);
+      const answer =
+        status === 413
+          ? receiver.rejected(413, 'body_too_large', `body larger than ${options.maxBodyBytes} bytes`)
+          : receiver.rejected(400, 'bad_request', error.message);
       return reply.code(answer.status).send(answer.body);
     }
     if (status >= 500) options.log.error({ err: error, url: request.url.split('?')[0] }, 'webhook server: unexpected error');
-    return reply.code(status).send({ error: { reason: status >= 500 ? 'internal_error' : 'bad_request', message: status >= 500 ? 'internal error' : error.message } });
+    return reply.code(status).send({
+      error: { reason: status >= 500 ? 'internal_error' : 'bad_request', message: status >= 500 ? 'internal error' : error.message },
+    });
   });
 
   await server.listen({ host: options.host, port: options.port });

@@ -76,7 +76,8 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
     // than one, four or eight. The other connections serve events recorded alone.
     maxConcurrentBatches: Math.max(1, Math.min(2, (options.poolSize ?? WEBHOOK_DEFAULTS.poolSize) - 1)),
     onBatch: (size) => metrics.batchSize.observe(size),
-    onBatchFailed: (error, size) => log.warn({ err: error, events: size }, 'a group of webhook events failed to commit together; recording each on its own'),
+    onBatchFailed: (error, size) =>
+      log.warn({ err: error, events: size }, 'a group of webhook events failed to commit together; recording each on its own'),
   });
   const receiver = new WebhookReceiver({
     store,
@@ -87,7 +88,9 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
     ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
   });
   if (!receiver.configured) {
-    log.warn('no webhook secret configured (STRIPE_WEBHOOK_SECRET, alias STRIPE_WEBHOOK_KEY): every delivery will be answered 503 until one is set');
+    log.warn(
+      'no webhook secret configured (STRIPE_WEBHOOK_SECRET, alias STRIPE_WEBHOOK_KEY): every delivery will be answered 503 until one is set',
+    );
   }
   const separateOps = options.metricsPort !== undefined;
   const ops = { registry, ready: () => readiness.check() };

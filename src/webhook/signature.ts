@@ -72,7 +72,12 @@ function expectedSignature(secret: string, timestampText: string, rawBody: Buffe
  * overlap) and every `v1` entry, comparing in constant time. The signature is checked before the
  * timestamp, so `stale_timestamp` is only ever reported for a request Stripe really signed.
  */
-export function verifySignature(rawBody: Buffer, header: string | undefined, secrets: readonly string[], options: VerifyOptions): SignatureCheck {
+export function verifySignature(
+  rawBody: Buffer,
+  header: string | undefined,
+  secrets: readonly string[],
+  options: VerifyOptions,
+): SignatureCheck {
   if (header === undefined || header.trim() === '') return { ok: false, reason: 'missing_header' };
   const parsed = parseSignatureHeader(header);
   if (typeof parsed === 'string') return { ok: false, reason: parsed };

@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
 import { canTransition } from '../payments/status.js';
-import { ConcurrentPaymentWriteError, findPaymentByIntent, lockPayment, writePayment, type PaymentRow, type PaymentWrite } from '../payments/store.js';
+import {
+  ConcurrentPaymentWriteError,
+  findPaymentByIntent,
+  lockPayment,
+  writePayment,
+  type PaymentRow,
+  type PaymentWrite,
+} from '../payments/store.js';
 import { EventTypes, type OrderCancelled } from '../payments/events.js';
 import { OUTCOME_TOPICS, pipelineEvent, rowMetadata, type EventPlan, type PaymentChange, type StripeEvent } from './mapping.js';
 
@@ -64,7 +71,13 @@ export function provisionalOutcome(plan: EventPlan): StoredOutcome {
   return `published:${OUTCOME_TOPICS[plan.change.next]}`;
 }
 
-export async function recordWebhookEvent(pool: pg.Pool, event: StripeEvent, payload: string, plan: EventPlan, options: RecordOptions): Promise<RecordResult> {
+export async function recordWebhookEvent(
+  pool: pg.Pool,
+  event: StripeEvent,
+  payload: string,
+  plan: EventPlan,
+  options: RecordOptions,
+): Promise<RecordResult> {
   if (plan.action !== 'apply') {
     // One statement: nothing else to commit with it.
     const inserted = await pool.query({ ...INSERT_EVENT, values: [event.id, event.type, provisionalOutcome(plan), payload] });
@@ -90,7 +103,13 @@ export async function recordWebhookEvent(pool: pg.Pool, event: StripeEvent, payl
  *      write that did nothing (a row created concurrently) would commit the rest without it.
  * A step that errors aborts the transaction, so whatever was sent behind it cannot commit.
  */
-async function applyInTransaction(pool: pg.Pool, event: StripeEvent, payload: string, change: PaymentChange, options: RecordOptions): Promise<RecordResult> {
+async function applyInTransaction(
+  pool: pg.Pool,
+  event: StripeEvent,
+  payload: string,
+  change: PaymentChange,
+  options: RecordOptions,
+): Promise<RecordResult> {
   return withTransactionClient(pool, async (client) => {
     const provisional = provisionalOutcome({ action: 'apply', change });
     const [, inserted, row] = await Promise.all(
@@ -157,7 +176,12 @@ export function decide(event: StripeEvent, change: PaymentChange, row: PaymentRo
   if (!canTransition(row?.status, change.next)) {
     const fill = row ? missingStripeIds(row, change) : undefined;
     return {
-      result: { duplicate: false, outcome: row?.status === change.next ? 'duplicate_transition' : 'stale', aggregateId, ...(row ? { currentStatus: row.status } : {}) },
+      result: {
+        duplicate: false,
+        outcome: row?.status === change.next ? 'duplicate_transition' : 'stale',
+        aggregateId,
+        ...(row ? { currentStatus: row.status } : {}),
+      },
       ...(fill ? { payment: { write: fill, existed: true } } : {}),
       messages: [],
     };
@@ -184,7 +208,15 @@ export function decide(event: StripeEvent, change: PaymentChange, row: PaymentRo
   const headers = { stripe_event_id: event.id };
   const messages: OutboxMessage[] = [
     // Traceable back to Stripe's event, and the same id however often the transaction is retried.
-    { topic: announced.topic, key: announced.key, type: announced.topic, data: announced.data, source: options.source, eventId: eventIdFor(event.id), headers },
+    {
+      topic: announced.topic,
+      key: announced.key,
+      type: announced.topic,
+      data: announced.data,
+      source: options.source,
+      eventId: eventIdFor(event.id),
+      headers,
+    },
   ];
   if (row?.status === 'cancelled' && change.next === 'succeeded') {
     // The order or trip was cancelled before this payment went through: the money was taken for
@@ -234,7 +266,12 @@ function missingStripeIds(row: PaymentRow, change: PaymentChange): PaymentWrite 
 
 function cancelIds(data: { order_id?: string; trip_id?: string; user_id?: string; driver_id?: string }) {
   const { order_id, trip_id, user_id, driver_id } = data;
-  return { ...(order_id ? { order_id } : {}), ...(trip_id ? { trip_id } : {}), ...(user_id ? { user_id } : {}), ...(driver_id ? { driver_id } : {}) };
+  return {
+    ...(order_id ? { order_id } : {}),
+    ...(trip_id ? { trip_id } : {}),
+    ...(user_id ? { user_id } : {}),
+    ...(driver_id ? { driver_id } : {}),
+  };
 }
 
 // A fixed namespace for name-based (RFC 4122 version 5) event ids.

@@ -13,7 +13,7 @@ import { dispositionAfter } from './retry-policy.js';
 
 /** How a consumed Kafka topic maps to its handler: level 0 is the main topic, n its `.retry.n`. */
 export interface Route {
-  handler: TopicHandler<any>;
+  handler: TopicHandler;
   /** the main topic's Kafka name (prefix included); retry and dead-letter names derive from it */
   mainTopic: string;
   level: number;
@@ -70,7 +70,11 @@ export class WorkerConsumer {
       heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
       retry: { retries: 10 },
     });
-    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     const { GROUP_JOIN, CRASH, REBALANCING } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, ({ payload }) => {
       this.joined = true;
@@ -172,11 +176,14 @@ export class WorkerConsumer {
       // Fetching resumes from the first unresolved offset: the message not yet due.
       const resume = pause();
       metrics.waitingRetryPartitions.inc();
-      const timer = setTimeout(() => {
-        this.resumeTimers.delete(timer);
-        metrics.waitingRetryPartitions.dec();
-        resume();
-      }, Math.max(0, notDueUntil - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.resumeTimers.delete(timer);
+          metrics.waitingRetryPartitions.dec();
+          resume();
+        },
+        Math.max(0, notDueUntil - Date.now()),
+      );
       this.resumeTimers.add(timer);
     }
   }
@@ -212,7 +219,11 @@ export class WorkerConsumer {
   private async readHints(route: Route, parsed: Parsed[]) {
     const valid = parsed.filter((p) => p.data !== undefined);
     const [processed, payments] = await Promise.all([
-      processedMessageIds(this.options.pool, route.handler.consumer, valid.map((p) => p.message.messageId)),
+      processedMessageIds(
+        this.options.pool,
+        route.handler.consumer,
+        valid.map((p) => p.message.messageId),
+      ),
       loadPayments(this.options.pool, [...new Set(valid.map((p) => p.aggregateId!))]),
     ]);
     return { processed, payments };
@@ -249,7 +260,10 @@ export class WorkerConsumer {
     const { metrics, log } = this.options;
     const labels = { handler: handler.handler, topic: handler.topic };
     if (item.invalid !== undefined) {
-      log.warn({ topic: item.message.topic, partition: item.message.partition, offset: item.message.offset, reason: item.invalid }, 'invalid message: dead-lettering it');
+      log.warn(
+        { topic: item.message.topic, partition: item.message.partition, offset: item.message.offset, reason: item.invalid },
+        'invalid message: dead-lettering it',
+      );
       return this.forward(route, item, new InvalidMessageError(item.invalid), live, 'invalid_message');
     }
     if (hints.processed.has(item.message.messageId)) {
@@ -264,24 +278,44 @@ export class WorkerConsumer {
         const result = await handler.handle(item.data, item.message, known);
         timer();
         metrics.processed.inc({ ...labels, result });
-        log.debug({ topic: item.message.topic, offset: item.message.offset, messageId: item.message.messageId, aggregateId: item.aggregateId, result }, 'handled');
+        log.debug(
+          {
+            topic: item.message.topic,
+            offset: item.message.offset,
+            messageId: item.message.messageId,
+            aggregateId: item.aggregateId,
+            result,
+          },
+          'handled',
+        );
         return 'done';
       } catch (error) {
         timer();
         const kind = classifyFailure(error);
         metrics.failed.inc({ ...labels, kind });
         if (kind !== 'infrastructure') return this.forward(route, item, error, live, kind);
-        log.warn({ err: error, topic: item.message.topic, offset: item.message.offset, aggregateId: item.aggregateId }, 'cannot reach the database or Kafka; retrying in place');
+        log.warn(
+          { err: error, topic: item.message.topic, offset: item.message.offset, aggregateId: item.aggregateId },
+          'cannot reach the database or Kafka; retrying in place',
+        );
         await backoff.wait([this.stopping.signal]);
         if (!live()) return 'abandoned';
         await heartbeat();
-        known = await loadPayments(this.options.pool, [item.aggregateId!]).then((rows) => rows.get(item.aggregateId!)).catch(() => known);
+        known = await loadPayments(this.options.pool, [item.aggregateId!])
+          .then((rows) => rows.get(item.aggregateId!))
+          .catch(() => known);
       }
     }
   }
 
   /** Sends a failed message on to its next retry topic or to the dead letters. */
-  private async forward(route: Route, item: Parsed, error: unknown, live: () => boolean, kind: 'transient' | 'permanent' | 'invalid_message'): Promise<Settled> {
+  private async forward(
+    route: Route,
+    item: Parsed,
+    error: unknown,
+    live: () => boolean,
+    kind: 'transient' | 'permanent' | 'invalid_message',
+  ): Promise<Settled> {
     const attempts = item.message.attempts + 1;
     const now = Date.now();
     const origin = originOf(
@@ -289,7 +323,8 @@ export class WorkerConsumer {
       item.message.headers,
     );
     const details: FailureDetails = { origin, attempts, error: describeError(error), errorKind: kind, now };
-    const disposition = kind === 'transient' ? dispositionAfter(attempts, this.options.retryDelaysMs) : ({ action: 'dead-letter' } as const);
+    const disposition =
+      kind === 'transient' ? dispositionAfter(attempts, this.options.retryDelaysMs) : ({ action: 'dead-letter' } as const);
     let topic: string;
     if (disposition.action === 'retry') {
       topic = retryTopic(route.mainTopic, disposition.level);
@@ -304,7 +339,15 @@ export class WorkerConsumer {
     );
     if (!sent) return 'abandoned';
     const { metrics, log } = this.options;
-    const context = { topic: item.message.topic, offset: item.message.offset, messageId: item.message.messageId, aggregateId: item.aggregateId, attempts, to: topic, error: details.error };
+    const context = {
+      topic: item.message.topic,
+      offset: item.message.offset,
+      messageId: item.message.messageId,
+      aggregateId: item.aggregateId,
+      attempts,
+      to: topic,
+      error: details.error,
+    };
     if (disposition.action === 'retry') {
       metrics.retried.inc({ topic: route.handler.topic, level: String(disposition.level) });
       log.info({ ...context, dueAt: new Date(details.dueAt!).toISOString() }, 'will retry');

@@ -30,7 +30,12 @@ export class PermanentFailure extends Error {
 const INFRASTRUCTURE_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
 const INFRASTRUCTURE_SQLSTATES = new Set(['40001', '40P01', '55P03', '25006']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-const PG_CONNECTION_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/i, /Connection ended/i];
+const PG_CONNECTION_MESSAGES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /Connection ended/i,
+];
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof InvalidMessageError || error instanceof PermanentFailure) return 'permanent';
@@ -44,11 +49,14 @@ export function classifyFailure(error: unknown): FailureKind {
   const candidate = error as { code?: unknown; name?: unknown; message?: unknown } | null;
   const code = typeof candidate?.code === 'string' ? candidate.code : undefined;
   if (code && /^[0-9A-Z]{5}$/.test(code) && (candidate as { severity?: unknown }).severity !== undefined) {
-    return INFRASTRUCTURE_SQLSTATES.has(code) || INFRASTRUCTURE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) ? 'infrastructure' : 'permanent';
+    return INFRASTRUCTURE_SQLSTATES.has(code) || INFRASTRUCTURE_SQLSTATE_CLASSES.includes(code.slice(0, 2))
+      ? 'infrastructure'
+      : 'permanent';
   }
   if (code && NETWORK_CODES.has(code)) return 'infrastructure';
   if (typeof candidate?.name === 'string' && candidate.name.startsWith('KafkaJS')) return 'infrastructure';
-  if (typeof candidate?.message === 'string' && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(candidate.message as string))) return 'infrastructure';
+  if (typeof candidate?.message === 'string' && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(candidate.message as string)))
+    return 'infrastructure';
   // Unknown errors (a bug included) go round the retries and end in the dead letters with their
   // message, rather than wedging the partition.
   return 'transient';

@@ -48,7 +48,7 @@ export class PaymentsWorker {
   constructor(private readonly options: WorkerOptions) {
     this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker' });
     const deps = { committer: new GroupCommitter(this.pool), gateway: options.gateway };
-    const all: Record<HandlerName, TopicHandler<any>[]> = {
+    const all: Record<HandlerName, TopicHandler[]> = {
       payments: [paymentsHandler(deps)],
       checkout: [checkoutHandler({ ...deps, urls: options.checkoutUrls })],
       saga: [releaseHandler(deps), refundHandler(deps)],
@@ -58,7 +58,9 @@ export class PaymentsWorker {
       for (const handler of all[name]) {
         const mainTopic = options.topicPrefix + handler.topic;
         this.routes.set(mainTopic, { handler, mainTopic, level: 0 });
-        options.retryDelaysMs.forEach((_, index) => this.routes.set(retryTopic(mainTopic, index + 1), { handler, mainTopic, level: index + 1 }));
+        options.retryDelaysMs.forEach((_, index) =>
+          this.routes.set(retryTopic(mainTopic, index + 1), { handler, mainTopic, level: index + 1 }),
+        );
       }
     }
     this.consumer = new WorkerConsumer({
@@ -122,7 +124,10 @@ export class PaymentsWorker {
       }
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
-      throw new UnavailableError(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${(error as Error).message}`, { hint: 'check KAFKA_BROKERS', cause: error });
+      throw new UnavailableError(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${(error as Error).message}`, {
+        hint: 'check KAFKA_BROKERS',
+        cause: error,
+      });
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
@@ -131,7 +136,11 @@ export class PaymentsWorker {
   private async pruneInbox(): Promise<void> {
     try {
       let deleted = 0;
-      for (let batch = await deleteProcessedBefore(this.pool, this.options.inboxRetainMs); batch > 0; batch = await deleteProcessedBefore(this.pool, this.options.inboxRetainMs)) {
+      for (
+        let batch = await deleteProcessedBefore(this.pool, this.options.inboxRetainMs);
+        batch > 0;
+        batch = await deleteProcessedBefore(this.pool, this.options.inboxRetainMs)
+      ) {
         deleted += batch;
       }
       if (deleted) this.options.log.info({ deleted }, 'inbox retention: forgot old message ids');

@@ -7,7 +7,6 @@ import type { DevSnapshot } from '../../src/dev/types.js';
 import { chaosRun } from '../helpers/dev-snapshot.js';
 import { DevView, startLiveView } from '../../src/ui/dev-view.js';
 
-
 const quietRunWithTrouble: DevSnapshot = {
   ...chaosRun,
   phase: 'draining',

@@ -25,7 +25,11 @@ export interface CliResult {
 }
 
 /** Spawns the built binary, as a user would run it. */
-export async function runCli(args: string[], env: Record<string, string | undefined> = {}, options: { timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: { timeoutMs?: number } = {},
+): Promise<CliResult> {
   const base: Record<string, string | undefined> = { ...process.env };
   for (const name of AMBIENT) delete base[name];
   const result = await execa(process.execPath, [BIN, ...args], {

@@ -20,10 +20,15 @@ export async function runDevCommand(args: string[], options: { timeoutMs?: numbe
   const { adminUrl, kafkaBrokers } = inject('stack');
   const stateDir = await mkdtemp(join(tmpdir(), 'paymentsctl-dev-test-'));
   try {
-    const result = await runCli(['dev', '--json', ...args], { DATABASE_URL: adminUrl, KAFKA_BROKERS: kafkaBrokers, PAYMENTSCTL_STATE_DIR: stateDir, ...options.env }, { timeoutMs: options.timeoutMs });
+    const result = await runCli(
+      ['dev', '--json', ...args],
+      { DATABASE_URL: adminUrl, KAFKA_BROKERS: kafkaBrokers, PAYMENTSCTL_STATE_DIR: stateDir, ...options.env },
+      { timeoutMs: options.timeoutMs },
+    );
     const summary = result.stdout.trim().startsWith('{') ? parseJson<Partial<DevSummary>>(result.stdout) : undefined;
     // An error document (or nothing) instead of a summary: show what the run said.
-    if (!summary?.checks) throw new Error(`dev printed no summary (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr.slice(-6000)}`);
+    if (!summary?.checks)
+      throw new Error(`dev printed no summary (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr.slice(-6000)}`);
     return { ...result, summary: summary as DevSummary };
   } finally {
     // Whatever the run left behind (it should leave nothing) goes with the test.

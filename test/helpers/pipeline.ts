@@ -40,12 +40,20 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(options: { faults?: Partial<FaultConfig>; seed?: number; partitions?: number; retryLevels?: number } = {}): Promise<Pipeline> {
+export async function startPipeline(
+  options: { faults?: Partial<FaultConfig>; seed?: number; partitions?: number; retryLevels?: number } = {},
+): Promise<Pipeline> {
   const { kafkaBrokers } = inject('stack');
   const db = await createTestDatabase();
   const pool = testPool(db.url);
   const prefix = uniquePrefix();
-  const ensure = () => ensurePipelineTopics({ brokers: kafkaBrokers.split(','), prefix, partitions: options.partitions ?? 3, retryLevels: options.retryLevels ?? 3 });
+  const ensure = () =>
+    ensurePipelineTopics({
+      brokers: kafkaBrokers.split(','),
+      prefix,
+      partitions: options.partitions ?? 3,
+      retryLevels: options.retryLevels ?? 3,
+    });
   // A busy broker can answer a metadata request before a new topic's leaders are known; once more is enough.
   await ensure().catch(async () => ensure());
   const emulator = await startStripeEmulator({ port: 0, seed: options.seed ?? 7, faults: options.faults ?? {} });
@@ -62,7 +70,10 @@ export async function startPipeline(options: { faults?: Partial<FaultConfig>; se
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      await enqueueMany(client, events.map((e) => ({ topic, key: e.key, type: topic, data: e.data })));
+      await enqueueMany(
+        client,
+        events.map((e) => ({ topic, key: e.key, type: topic, data: e.data })),
+      );
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK');
@@ -85,7 +96,11 @@ export async function startPipeline(options: { faults?: Partial<FaultConfig>; se
       return worker;
     },
     emit,
-    placeOrders: (orders) => emit('orders.placed', orders.map((order) => ({ key: order.order_id, data: order }))),
+    placeOrders: (orders) =>
+      emit(
+        'orders.placed',
+        orders.map((order) => ({ key: order.order_id, data: order })),
+      ),
     read: (topic, done, timeoutMs = 60_000) => consumeUntil(kafkaBrokers, prefix + topic, done, timeoutMs),
     logs: () =>
       [['publisher', publisher] as const, ...workers.map((w, i) => [`worker ${i + 1}`, w] as const)]

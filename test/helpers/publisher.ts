@@ -13,7 +13,8 @@ export async function startPublisher(
   const role = await startRole('publish-outbox', env, args);
   return {
     ...role,
-    isLeader: async (topic) => new RegExp(`paymentsctl_outbox_leader\\{topic="${topic.replace(/\./g, '\\.')}"[^}]*\\} 1`).test(await role.metrics()),
+    isLeader: async (topic) =>
+      new RegExp(`paymentsctl_outbox_leader\\{topic="${topic.replace(/\./g, '\\.')}"[^}]*\\} 1`).test(await role.metrics()),
   };
 }
 

@@ -39,7 +39,7 @@ export async function startRole(role: string, env: Record<string, string>, args:
     try {
       return await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     } catch (error) {
-      throw new Error(`${role} metrics unreachable (${(error as Error).message}); its output:\n${output.slice(-4000)}`);
+      throw new Error(`${role} metrics unreachable (${(error as Error).message}); its output:\n${output.slice(-4000)}`, { cause: error });
     }
   };
   return {

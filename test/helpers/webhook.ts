@@ -31,7 +31,16 @@ export function stripeEvent(type: string, object: Record<string, unknown>, id = 
   };
 }
 
-export function checkoutSession(fields: { metadata?: Record<string, string>; paymentIntent?: string | null; paymentStatus?: string; amount?: number; id?: string; status?: string } = {}) {
+export function checkoutSession(
+  fields: {
+    metadata?: Record<string, string>;
+    paymentIntent?: string | null;
+    paymentStatus?: string;
+    amount?: number;
+    id?: string;
+    status?: string;
+  } = {},
+) {
   return {
     id: fields.id ?? `cs_test_${randomBytes(10).toString('hex')}`,
     object: 'checkout.session',
@@ -45,7 +54,15 @@ export function checkoutSession(fields: { metadata?: Record<string, string>; pay
   };
 }
 
-export function paymentIntent(fields: { id?: string; metadata?: Record<string, string>; amount?: number; status?: string; lastPaymentError?: Record<string, string> | null } = {}) {
+export function paymentIntent(
+  fields: {
+    id?: string;
+    metadata?: Record<string, string>;
+    amount?: number;
+    status?: string;
+    lastPaymentError?: Record<string, string> | null;
+  } = {},
+) {
   const amount = fields.amount ?? 1999;
   const succeeded = (fields.status ?? 'succeeded') === 'succeeded';
   return {
@@ -84,14 +101,19 @@ export interface WebhookReply {
 }
 
 /** POSTs `body` to the receiver with the given headers (none added but the content type). */
-export async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, method = 'POST'): Promise<WebhookReply> {
+export async function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+  method = 'POST',
+): Promise<WebhookReply> {
   const response = await fetch(url, {
     method,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
     ...(method === 'GET' || method === 'HEAD' ? {} : { body }),
   });
   const text = await response.text();
-  let parsed: Record<string, unknown> = {};
+  let parsed: Record<string, unknown>;
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {

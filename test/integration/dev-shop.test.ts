@@ -23,7 +23,12 @@ beforeEach(async () => {
 });
 
 const plan = (count: number) => planOrders({ count, declineRate: 0.2, checkoutShare: 0.3, seed: 5, runId: 'shop' });
-const options = (placed: string[] = []) => ({ ratePerSecond: 0, concurrency: 4, signal: new AbortController().signal, onPlaced: () => placed.push('x') });
+const options = (placed: string[] = []) => ({
+  ratePerSecond: 0,
+  concurrency: 4,
+  signal: new AbortController().signal,
+  onPlaced: () => placed.push('x'),
+});
 
 async function outboxKeys(): Promise<string[]> {
   const result = await pool.query<{ key: string }>('SELECT key FROM outbox ORDER BY key');

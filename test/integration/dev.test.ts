@@ -43,7 +43,10 @@ describe('paymentsctl dev', () => {
   });
 
   it('refuses a live Stripe key before it starts anything', async () => {
-    const result = await runCli(['dev', '--orders', '10'], { STRIPE_API_KEY: 'sk_live_abcdefghijklmnopqrstuvwxyz', PAYMENTSCTL_STATE_DIR: '/nonexistent-state-dir' });
+    const result = await runCli(['dev', '--orders', '10'], {
+      STRIPE_API_KEY: 'sk_live_abcdefghijklmnopqrstuvwxyz',
+      PAYMENTSCTL_STATE_DIR: '/nonexistent-state-dir',
+    });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('must never run with a live Stripe key');
     expect(result.stderr).not.toContain('abcdefghijklmnopqrstuvwxyz');

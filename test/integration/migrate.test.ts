@@ -65,7 +65,10 @@ describe('paymentsctl migrate', () => {
     for (const run of runs) expect(run.exitCode, run.stderr).toBe(0);
     const appliedByRuns = runs.flatMap((run) => parseJson<MigrateJson>(run.stdout).databases[0]!.applied);
     expect(appliedByRuns.sort()).toEqual(await allMigrations());
-    const history = await query<{ name: string; n: string }>(db.url, 'SELECT name, count(*) AS n FROM paymentsctl_migrations GROUP BY name');
+    const history = await query<{ name: string; n: string }>(
+      db.url,
+      'SELECT name, count(*) AS n FROM paymentsctl_migrations GROUP BY name',
+    );
     expect(history.every((row) => row.n === '1')).toBe(true);
     expect(history.map((row) => row.name).sort()).toEqual(await allMigrations());
   });
@@ -121,7 +124,9 @@ describe('paymentsctl migrate', () => {
     const dry = await runCli(['migrate', '--dry-run'], { DATABASE_URL: db.url });
     expect(dry.exitCode).toBe(0);
     expect(dry.stdout).toContain('CREATE TABLE outbox');
-    expect(await query(db.url, `SELECT 1 FROM information_schema.tables WHERE table_name IN ('outbox', 'paymentsctl_migrations')`)).toHaveLength(0);
+    expect(
+      await query(db.url, `SELECT 1 FROM information_schema.tables WHERE table_name IN ('outbox', 'paymentsctl_migrations')`),
+    ).toHaveLength(0);
 
     expect((await runCli(['migrate'], { DATABASE_URL: db.url })).exitCode).toBe(0);
     const after = await runCli(['migrate', '--status', '--json'], { DATABASE_URL: db.url });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
@@ -44,7 +44,12 @@ describe('publish-outbox when the Kafka broker goes away', () => {
       await client.query('BEGIN');
       const ids = await enqueueMany(
         client,
-        Array.from({ length: count }, (_, i) => ({ topic: TOPIC, key: `k${(from + i) % 25}`, type: 'orders.placed', data: { seq: from + i } })),
+        Array.from({ length: count }, (_, i) => ({
+          topic: TOPIC,
+          key: `k${(from + i) % 25}`,
+          type: 'orders.placed',
+          data: { seq: from + i },
+        })),
       );
       await client.query('COMMIT');
       return ids;
@@ -59,7 +64,10 @@ describe('publish-outbox when the Kafka broker goes away', () => {
     const running = broker!;
     const prefix = uniquePrefix();
     await createTopics(running.brokers, [prefix + TOPIC]);
-    publisher = await startPublisher({ DATABASE_URL: db.url, KAFKA_BROKERS: running.brokers, KAFKA_TOPIC_PREFIX: prefix }, ['--topic', TOPIC]);
+    publisher = await startPublisher({ DATABASE_URL: db.url, KAFKA_BROKERS: running.brokers, KAFKA_TOPIC_PREFIX: prefix }, [
+      '--topic',
+      TOPIC,
+    ]);
     await waitFor('leadership', () => publisher!.isLeader(TOPIC));
 
     const ids = await commitBatch(0, 500);
@@ -69,7 +77,9 @@ describe('publish-outbox when the Kafka broker goes away', () => {
     broker = undefined;
     ids.push(...(await commitBatch(500, 500)));
     // While the broker is down the rows wait; failures are counted, nothing is dropped.
-    await waitFor('a failed publish attempt', async () => /paymentsctl_outbox_publish_errors_total\{[^}]*kind="kafka"[^}]*\} [1-9]/.test(await publisher!.metrics()));
+    await waitFor('a failed publish attempt', async () =>
+      /paymentsctl_outbox_publish_errors_total\{[^}]*kind="kafka"[^}]*\} [1-9]/.test(await publisher!.metrics()),
+    );
     expect(await unpublished()).toBe(500);
 
     broker = await launch({ port: running.port, controllerPort: running.controllerPort });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { enqueue, enqueueMany } from '../../src/outbox/enqueue.js';
 import { UsageError } from '../../src/errors.js';
@@ -30,8 +30,11 @@ describe('enqueue', () => {
     }
   }
 
-  it('writes the event in the caller\'s transaction: nothing if it rolls back', async () => {
-    const rolledBack = await inTransaction((c) => enqueue(c, { topic: 'orders.placed', key: 'o-rb', type: 'orders.placed', data: { a: 1 } }), false);
+  it("writes the event in the caller's transaction: nothing if it rolls back", async () => {
+    const rolledBack = await inTransaction(
+      (c) => enqueue(c, { topic: 'orders.placed', key: 'o-rb', type: 'orders.placed', data: { a: 1 } }),
+      false,
+    );
     const committed = await inTransaction((c) =>
       enqueue(c, {
         topic: 'orders.placed',
@@ -54,7 +57,7 @@ describe('enqueue', () => {
     });
   });
 
-  it('enqueueMany returns ids in the order given and keeps each key\'s events in that order', async () => {
+  it("enqueueMany returns ids in the order given and keeps each key's events in that order", async () => {
     const ids = await inTransaction((c) =>
       enqueueMany(c, [
         { topic: 'orders.placed', key: 'k-b', type: 't', data: { seq: 1 } },
@@ -62,10 +65,12 @@ describe('enqueue', () => {
         { topic: 'orders.placed', key: 'k-b', type: 't', data: { seq: 3 } },
       ]),
     );
-    const rows = (await pool.query<{ event_id: string; key: string; seq: number }>(
-      `SELECT event_id::text, key, (payload->>'seq')::int AS seq FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY id`,
-      [ids],
-    )).rows;
+    const rows = (
+      await pool.query<{ event_id: string; key: string; seq: number }>(
+        `SELECT event_id::text, key, (payload->>'seq')::int AS seq FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY id`,
+        [ids],
+      )
+    ).rows;
     expect(rows.filter((r) => r.key === 'k-b').map((r) => r.seq)).toEqual([1, 3]);
     expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids));
   });
@@ -76,13 +81,15 @@ describe('enqueue', () => {
       await expect(enqueue(client, { topic: 'bad topic!', key: 'k', type: 't', data: {} })).rejects.toBeInstanceOf(UsageError);
       await expect(enqueue(client, { topic: 't', key: '', type: 't', data: {} })).rejects.toThrow(/key/);
       await expect(enqueue(client, { topic: 't', key: 'k', type: 't', data: undefined })).rejects.toThrow(/data/);
-      await expect(enqueue(client, { topic: 't', key: 'k', type: 't', data: {}, headers: { ce_id: 'x' } })).rejects.toThrow(/set by the publisher/);
+      await expect(enqueue(client, { topic: 't', key: 'k', type: 't', data: {}, headers: { ce_id: 'x' } })).rejects.toThrow(
+        /set by the publisher/,
+      );
     } finally {
       client.release();
     }
   });
 
-  it('gives a key\'s events ids in commit order even when transactions start in the other order', async () => {
+  it("gives a key's events ids in commit order even when transactions start in the other order", async () => {
     const first = await pool.connect();
     const second = await pool.connect();
     try {
@@ -95,8 +102,14 @@ describe('enqueue', () => {
         secondDone = true;
       });
       // It waits on the key's lock (it cannot draw an id and commit ahead of the first)...
-      await waitFor('the second writer to wait on the key lock', async () =>
-        ((await pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1`, [OUTBOX_KEY_LOCK_NAMESPACE])).rowCount ?? 0) > 0,
+      await waitFor(
+        'the second writer to wait on the key lock',
+        async () =>
+          ((
+            await pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1`, [
+              OUTBOX_KEY_LOCK_NAMESPACE,
+            ])
+          ).rowCount ?? 0) > 0,
       );
       // ...while another key is not held up.
       await inTransaction((c) => enqueue(c, { topic: 'orders.placed', key: 'k-other', type: 't', data: {} }));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
@@ -60,8 +60,9 @@ describe('publish-outbox failover', () => {
     })();
 
     // Kill the leader once it has published part of the stream.
-    await waitFor('some rows published', async () =>
-      Number((await pool.query('SELECT count(*) FROM outbox WHERE published_at IS NOT NULL')).rows[0].count) > 1_000,
+    await waitFor(
+      'some rows published',
+      async () => Number((await pool.query('SELECT count(*) FROM outbox WHERE published_at IS NOT NULL')).rows[0].count) > 1_000,
     );
     const leaderIndex = (await Promise.all(publishers.map((p) => p.isLeader(TOPIC)))).indexOf(true);
     const leader = publishers[leaderIndex]!;
@@ -69,9 +70,11 @@ describe('publish-outbox failover', () => {
     const standbys = publishers.filter((p) => p !== leader);
     await writer;
     await waitFor('a standby to take over', async () => (await Promise.all(standbys.map((p) => p.isLeader(TOPIC)))).some(Boolean), 30_000);
-    await waitFor('every row published', async () =>
-      Number((await pool.query('SELECT count(*) FROM outbox WHERE published_at IS NULL')).rows[0].count) === 0,
-    120_000);
+    await waitFor(
+      'every row published',
+      async () => Number((await pool.query('SELECT count(*) FROM outbox WHERE published_at IS NULL')).rows[0].count) === 0,
+      120_000,
+    );
 
     const expected = new Set(ids);
     expect(expected.size).toBe(ROWS);

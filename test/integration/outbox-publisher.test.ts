@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
@@ -100,10 +100,12 @@ describe('publish-outbox', () => {
           const key = keys[(worker * 7 + i) % keys.length]!;
           await client.query('BEGIN');
           const eventId = await enqueue(client, { topic: TOPIC, key, type: 'aggregate.changed', data: { seq: -1 } });
-          const version = (await client.query<{ version: number }>(
-            `INSERT INTO aggregate_versions VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET version = aggregate_versions.version + 1 RETURNING version`,
-            [key],
-          )).rows[0]!.version;
+          const version = (
+            await client.query<{ version: number }>(
+              `INSERT INTO aggregate_versions VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET version = aggregate_versions.version + 1 RETURNING version`,
+              [key],
+            )
+          ).rows[0]!.version;
           await client.query(`UPDATE outbox SET payload = jsonb_build_object('seq', $2::int) WHERE event_id = $1`, [eventId, version]);
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
           await client.query('COMMIT');
@@ -133,16 +135,20 @@ describe('publish-outbox', () => {
       order('free', 2),
     ]);
     const messages = await consumeUntil(kafkaBrokers, kafkaTopic, (m) => m.filter((x) => x.key === 'free').length >= 2);
-    await waitFor('the rejection to be recorded', async () =>
-      ((await pool.query(`SELECT 1 FROM outbox WHERE last_error IS NOT NULL`)).rowCount ?? 0) > 0,
+    await waitFor(
+      'the rejection to be recorded',
+      async () => ((await pool.query(`SELECT 1 FROM outbox WHERE last_error IS NOT NULL`)).rowCount ?? 0) > 0,
     );
     // A consumer can see a message before the publisher has marked its row: wait for the mark.
-    await waitFor('the first row of the stuck key to be marked published', async () =>
-      ((await pool.query(`SELECT 1 FROM outbox WHERE key = 'stuck' AND published_at IS NOT NULL`)).rowCount ?? 0) > 0,
+    await waitFor(
+      'the first row of the stuck key to be marked published',
+      async () => ((await pool.query(`SELECT 1 FROM outbox WHERE key = 'stuck' AND published_at IS NOT NULL`)).rowCount ?? 0) > 0,
     );
-    const rows = (await pool.query<{ event_id: string; published_at: Date | null; last_error: string | null; attempts: number }>(
-      `SELECT event_id::text, published_at, last_error, attempts FROM outbox WHERE key = 'stuck' ORDER BY id`,
-    )).rows;
+    const rows = (
+      await pool.query<{ event_id: string; published_at: Date | null; last_error: string | null; attempts: number }>(
+        `SELECT event_id::text, published_at, last_error, attempts FROM outbox WHERE key = 'stuck' ORDER BY id`,
+      )
+    ).rows;
     expect(rows[0]!.published_at).not.toBeNull();
     expect(rows[1]).toMatchObject({ event_id: bigId, published_at: null, attempts: 1 });
     expect(rows[1]!.last_error).toMatch(/exceeds the 4096-byte limit/);
@@ -194,7 +200,11 @@ describe('publish-outbox', () => {
     await waitFor('the old leader to step down', () => leader.output().includes('no longer the active outbox publisher'), 10_000);
     // Either replica may win the lock next (the old one reconnects too); it is a new term.
     const acquisitions = () => (a.output() + b.output()).split('became the active outbox publisher').length - 1;
-    await waitFor('a new leadership term', async () => acquisitions() >= 2 && ((await a.isLeader(TOPIC)) || (await b.isLeader(TOPIC))), 30_000);
+    await waitFor(
+      'a new leadership term',
+      async () => acquisitions() >= 2 && ((await a.isLeader(TOPIC)) || (await b.isLeader(TOPIC))),
+      30_000,
+    );
     const more = await commit(Array.from({ length: 300 }, (_, i) => order(`k${i % 20}`, 300 + i)));
     const expected = new Set([...ids, ...more]);
     const messages = await consumeUntil(kafkaBrokers, kafkaTopic, (m) => new Set(m.map((x) => x.headers.ce_id)).size >= expected.size);
@@ -227,10 +237,14 @@ describe('publish-outbox', () => {
     // An old published row and a new one, written in that order as they would have been.
     const [oldId] = await commit([order('old', 1)]);
     await commit([order('new', 1)]);
-    await pool.query(`UPDATE outbox SET created_at = now() - interval '2 hours', published_at = now() - interval '2 hours' WHERE event_id = $1`, [oldId]);
+    await pool.query(
+      `UPDATE outbox SET created_at = now() - interval '2 hours', published_at = now() - interval '2 hours' WHERE event_id = $1`,
+      [oldId],
+    );
     const publisher = await start(['--retain', '1h']);
-    await waitFor('retention to delete the old published row', async () =>
-      ((await pool.query('SELECT 1 FROM outbox WHERE event_id = $1', [oldId])).rowCount ?? 0) === 0,
+    await waitFor(
+      'retention to delete the old published row',
+      async () => ((await pool.query('SELECT 1 FROM outbox WHERE event_id = $1', [oldId])).rowCount ?? 0) === 0,
     );
     await waitFor('the new row to be published', async () => (await unpublished()) === 0);
     expect((await pool.query('SELECT count(*) FROM outbox')).rows[0].count).toBe('1');
@@ -259,4 +273,3 @@ describe('publish-outbox', () => {
     expect(metrics).toMatch(/paymentsctl_outbox_published_total\{topic="orders\.placed"[^}]*\} 1/);
   });
 });
-

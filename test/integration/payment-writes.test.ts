@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrentPaymentWriteError, writePayment, type PaymentWrite } from '../../src/payments/store.js';
 import { writePayments } from '../../src/payments/payment-writes.js';
@@ -84,11 +84,29 @@ describe('writePayments (bulk) writes what writePayment writes', () => {
       },
     },
     // Updated: a recorded failure is cleared; ids already there are kept.
-    { existed: true, write: { aggregateId: 'old-failed', kind: 'payment_intent', status: 'succeeded', failureCode: null, failureMessage: null, refundId: 're_1' } },
+    {
+      existed: true,
+      write: {
+        aggregateId: 'old-failed',
+        kind: 'payment_intent',
+        status: 'succeeded',
+        failureCode: null,
+        failureMessage: null,
+        refundId: 're_1',
+      },
+    },
     // Updated: a cancellation recorded before the charge learns the charge.
     {
       existed: true,
-      write: { aggregateId: 'old-tombstone', kind: 'payment_intent', status: 'succeeded', amount: 900, currency: 'eur', idempotencyKey: 'pi:old-tombstone', paymentIntentId: 'pi_old_tomb' },
+      write: {
+        aggregateId: 'old-tombstone',
+        kind: 'payment_intent',
+        status: 'succeeded',
+        amount: 900,
+        currency: 'eur',
+        idempotencyKey: 'pi:old-tombstone',
+        paymentIntentId: 'pi_old_tomb',
+      },
     },
   ];
 
@@ -98,7 +116,9 @@ describe('writePayments (bulk) writes what writePayment writes', () => {
         ('old-pending', 'payment_intent', 'pending', 1999, 'usd', 'pi:old-pending', NULL, NULL, NULL, '{"order_id":"old-pending","extra":"old","kept":"yes"}'),
         ('old-failed', 'payment_intent', 'failed', 500, 'usd', 'pi:old-failed', 'pi_old_failed', 'card_declined', 'declined', '{}')`,
     );
-    await both(`INSERT INTO payments (aggregate_id, kind, status, failure_message) VALUES ('old-tombstone', 'payment_intent', 'cancelled', 'cancelled')`);
+    await both(
+      `INSERT INTO payments (aggregate_id, kind, status, failure_message) VALUES ('old-tombstone', 'payment_intent', 'cancelled', 'cancelled')`,
+    );
     await inTransaction(onePool, async (client) => {
       for (const { write, existed } of writes) await writePayment(client, write, existed);
     });
@@ -109,8 +129,28 @@ describe('writePayments (bulk) writes what writePayment writes', () => {
   });
 
   it('a create that finds the row already there throws ConcurrentPaymentWriteError naming it, like writePayment', async () => {
-    const again = { existed: false, write: { aggregateId: 'new-full', kind: 'checkout_session' as const, status: 'failed' as const, amount: 1, currency: 'usd', idempotencyKey: 'x' } };
-    const fresh = { existed: false, write: { aggregateId: 'fresh', kind: 'payment_intent' as const, status: 'succeeded' as const, amount: 1, currency: 'usd', idempotencyKey: 'pi:fresh' } };
+    const again = {
+      existed: false,
+      write: {
+        aggregateId: 'new-full',
+        kind: 'checkout_session' as const,
+        status: 'failed' as const,
+        amount: 1,
+        currency: 'usd',
+        idempotencyKey: 'x',
+      },
+    };
+    const fresh = {
+      existed: false,
+      write: {
+        aggregateId: 'fresh',
+        kind: 'payment_intent' as const,
+        status: 'succeeded' as const,
+        amount: 1,
+        currency: 'usd',
+        idempotencyKey: 'pi:fresh',
+      },
+    };
     const single = await inTransaction(onePool, (client) => writePayment(client, again.write, false)).catch((e: unknown) => e);
     const many = await inTransaction(bulkPool, (client) => writePayments(client, [fresh, again])).catch((e: unknown) => e);
     expect(single).toBeInstanceOf(ConcurrentPaymentWriteError);

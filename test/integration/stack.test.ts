@@ -64,8 +64,17 @@ describe('paymentsctl stack', () => {
     expect(parseJson<UpJson>(again.stdout)).toEqual({ ...first, reused: true });
 
     const envLines = await runCli(['stack', 'env'], env);
-    const variables = Object.fromEntries(envLines.stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
-    expect(variables).toMatchObject({ DATABASE_URL: first.databaseUrl, KAFKA_BROKERS: first.kafkaBrokers, STRIPE_API_BASE: first.stripeApiBase });
+    const variables = Object.fromEntries(
+      envLines.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+    );
+    expect(variables).toMatchObject({
+      DATABASE_URL: first.databaseUrl,
+      KAFKA_BROKERS: first.kafkaBrokers,
+      STRIPE_API_BASE: first.stripeApiBase,
+    });
     expect(variables.STRIPE_API_KEY).toMatch(/^sk_test_/);
     expect(variables.STRIPE_WEBHOOK_SECRET).toMatch(/^whsec_/);
     // The official SDK works against the emulator the stack started.
@@ -101,7 +110,13 @@ describe('paymentsctl stack', () => {
 
   it('a broker left by an interrupted `stack up` is found and stopped by `stack down`', async () => {
     const stateDir = await newStateDir();
-    const env: Record<string, string | undefined> = { ...process.env, PAYMENTSCTL_STATE_DIR: stateDir, KAFKA_BROKERS: undefined, DATABASE_URL: undefined, DB_DSN: undefined };
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      PAYMENTSCTL_STATE_DIR: stateDir,
+      KAFKA_BROKERS: undefined,
+      DATABASE_URL: undefined,
+      DB_DSN: undefined,
+    };
     const up = execa(process.execPath, [BIN, 'stack', 'up'], { env, extendEnv: false, reject: false, stdin: 'ignore' });
     const pidFile = join(stateDir, 'kafka', 'kafka.pid');
     while (!existsSync(pidFile)) {
@@ -139,7 +154,12 @@ describe('paymentsctl stack', () => {
     };
     const up = await runCli(['stack', 'up', '--json'], env);
     expect(up.exitCode, up.stderr).toBe(0);
-    expect(parseJson<UpJson>(up.stdout)).toEqual({ databaseUrl: adminUrl, kafkaBrokers, stripeApiBase: 'http://127.0.0.1:12999', reused: false });
+    expect(parseJson<UpJson>(up.stdout)).toEqual({
+      databaseUrl: adminUrl,
+      kafkaBrokers,
+      stripeApiBase: 'http://127.0.0.1:12999',
+      reused: false,
+    });
     const down = await runCli(['stack', 'down', '--json'], env);
     expect(parseJson<{ stopped: string[]; left: string[] }>(down.stdout)).toMatchObject({ stopped: [] });
     const admin = createKafka({ brokers: [kafkaBrokers] }).admin();

@@ -83,13 +83,22 @@ describe('Checkout Sessions through the official SDK', () => {
     const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent', 'payment_intent.latest_charge'] });
     expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', url: null });
     const intent = done.payment_intent as Stripe.PaymentIntent;
-    expect(intent).toMatchObject({ object: 'payment_intent', status: 'succeeded', amount: 2250, metadata: { order_id: 'order-paid', source: 'checkout' } });
+    expect(intent).toMatchObject({
+      object: 'payment_intent',
+      status: 'succeeded',
+      amount: 2250,
+      metadata: { order_id: 'order-paid', source: 'checkout' },
+    });
     expect(intent.latest_charge).toMatchObject({ object: 'charge', status: 'succeeded', amount_captured: 2250 });
     expect((await stripe.checkout.sessions.list({ payment_intent: intent.id })).data.map((s) => s.id)).toEqual([session.id]);
 
     const sessionEvents = await eventsFor(session.id);
     expect(sessionEvents.map((e) => e.type)).toEqual(['checkout.session.completed']);
-    expect(sessionEvents[0]?.data.object).toMatchObject({ metadata: { order_id: 'order-paid' }, payment_status: 'paid', payment_intent: intent.id });
+    expect(sessionEvents[0]?.data.object).toMatchObject({
+      metadata: { order_id: 'order-paid' },
+      payment_status: 'paid',
+      payment_intent: intent.id,
+    });
     expect(sessionEvents[0]?.request).toEqual({ id: null, idempotency_key: null });
     expect((await eventsFor(intent.id)).map((e) => e.type)).toEqual(['payment_intent.created', 'payment_intent.succeeded']);
 
@@ -129,7 +138,9 @@ describe('Checkout Sessions through the official SDK', () => {
       body: 'outcome=async_succeeded&settleAfterMs=30',
     });
     expect(await response.json()).toMatchObject({ status: 'complete', payment_status: 'unpaid' });
-    await expect.poll(async () => (await stripe.checkout.sessions.retrieve(session.id)).payment_status, { interval: 10, timeout: 5000 }).toBe('paid');
+    await expect
+      .poll(async () => (await stripe.checkout.sessions.retrieve(session.id)).payment_status, { interval: 10, timeout: 5000 })
+      .toBe('paid');
   });
 
   it('a delayed settlement does nothing once the PaymentIntent was canceled meanwhile', async () => {
@@ -179,20 +190,33 @@ describe('Checkout Sessions through the official SDK', () => {
   });
 
   it('validates: mode, line_items, price ids, unknown outcome, unknown session', async () => {
-    const base = { mode: 'payment' as const, line_items: [{ price_data: { currency: 'usd', unit_amount: 100, product_data: { name: 'x' } }, quantity: 1 }] };
-    await expect(stripe.checkout.sessions.create({ ...base, mode: undefined } as unknown as Stripe.Checkout.SessionCreateParams)).rejects.toMatchObject({
+    const base = {
+      mode: 'payment' as const,
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 100, product_data: { name: 'x' } }, quantity: 1 }],
+    };
+    await expect(
+      stripe.checkout.sessions.create({ ...base, mode: undefined } as unknown as Stripe.Checkout.SessionCreateParams),
+    ).rejects.toMatchObject({
       statusCode: 400,
       param: 'mode',
     });
     await expect(stripe.checkout.sessions.create({ mode: 'payment' })).rejects.toMatchObject({ statusCode: 400, param: 'line_items' });
-    await expect(stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: 'price_123', quantity: 1 }] })).rejects.toMatchObject({
+    await expect(
+      stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: 'price_123', quantity: 1 }] }),
+    ).rejects.toMatchObject({
       statusCode: 400,
       param: 'line_items[0][price]',
     });
     await expect(
-      stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price_data: { currency: 'usd', unit_amount: 100, product_data: { name: 'x' } } }] }),
+      stripe.checkout.sessions.create({
+        mode: 'payment',
+        line_items: [{ price_data: { currency: 'usd', unit_amount: 100, product_data: { name: 'x' } } }],
+      }),
     ).rejects.toMatchObject({ statusCode: 400, param: 'line_items[0][quantity]' });
-    await expect(stripe.checkout.sessions.create({ ...base, mode: 'subscription' })).rejects.toMatchObject({ statusCode: 400, param: 'mode' });
+    await expect(stripe.checkout.sessions.create({ ...base, mode: 'subscription' })).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'mode',
+    });
     const session = await stripe.checkout.sessions.create(base);
     expect((await complete(session.id, 'maybe')).status).toBe(400);
     expect((await complete('cs_test_missing', 'paid')).status).toBe(404);

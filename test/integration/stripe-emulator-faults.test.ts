@@ -1,7 +1,13 @@
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { DEFAULT_FAULTS, startStripeEmulator, type ChargeReport, type FaultConfig, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import {
+  DEFAULT_FAULTS,
+  startStripeEmulator,
+  type ChargeReport,
+  type FaultConfig,
+  type RunningEmulator,
+} from '../../src/stripe-emulator/index.js';
 
 const KEY = 'sk_test_faults';
 const silent = createLogger({ level: 'silent' });
@@ -29,7 +35,11 @@ async function call(path: string, init: { method?: string; body?: string; header
 }
 
 async function setFaultsOverHttp(faults: Partial<FaultConfig>): Promise<Response> {
-  return fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+  return fetch(`${emulator.url}/_emulator/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
 }
 
 async function intentsWithOrder(order: string): Promise<Stripe.PaymentIntent[]> {
@@ -46,11 +56,16 @@ describe('API faults', () => {
 
   it('errorRate=1 with 500: api_error, stored under the Idempotency-Key like Stripe stores its 500s', async () => {
     emulator.setFaults({ errorRate: 1, errorStatus: 500 });
-    const error = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', metadata: { order_id: 'fault-500' } }, { idempotencyKey: 'fault-500' }).catch((e: unknown) => e);
+    const error = await stripe.paymentIntents
+      .create({ amount: 100, currency: 'usd', metadata: { order_id: 'fault-500' } }, { idempotencyKey: 'fault-500' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
     expect(error).toMatchObject({ statusCode: 500, rawType: 'api_error' });
     emulator.setFaults({ errorRate: 0 });
-    const replay = await call('/v1/payment_intents', { body: 'amount=100&currency=usd&metadata[order_id]=fault-500', headers: { 'idempotency-key': 'fault-500' } });
+    const replay = await call('/v1/payment_intents', {
+      body: 'amount=100&currency=usd&metadata[order_id]=fault-500',
+      headers: { 'idempotency-key': 'fault-500' },
+    });
     expect(replay.status).toBe(500);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.json.error.type).toBe('api_error');
@@ -60,7 +75,10 @@ describe('API faults', () => {
   it('errorAfterRunRate=1: the 500 comes after the work was done — the charge exists, the client saw a 500', async () => {
     emulator.setFaults({ errorRate: 1, errorStatus: 500, errorAfterRunRate: 1 });
     const error = await stripe.paymentIntents
-      .create({ amount: 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, metadata: { order_id: 'fault-500-after' } }, { idempotencyKey: 'fault-500-after' })
+      .create(
+        { amount: 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, metadata: { order_id: 'fault-500-after' } },
+        { idempotencyKey: 'fault-500-after' },
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ statusCode: 500 });
     emulator.setFaults({ errorRate: 0 });
@@ -94,7 +112,9 @@ describe('API faults', () => {
   it('timeoutRate=1: the request runs and no answer comes (timeoutMs=0) — the SDK times out', async () => {
     emulator.setFaults({ timeoutRate: 1, timeoutMs: 0 });
     const impatient = sdkFor(emulator, { timeout: 300 });
-    const error = await impatient.paymentIntents.create({ amount: 100, currency: 'usd', metadata: { order_id: 'fault-timeout' } }).catch((e: unknown) => e);
+    const error = await impatient.paymentIntents
+      .create({ amount: 100, currency: 'usd', metadata: { order_id: 'fault-timeout' } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
     emulator.setFaults({ timeoutRate: 0 });
     expect(await intentsWithOrder('fault-timeout')).toHaveLength(1);
@@ -139,7 +159,12 @@ describe('API faults', () => {
       const outcomes: string[] = [];
       try {
         for (let i = 0; i < 30; i++) {
-          outcomes.push(await call('/v1/payment_intents?limit=1', {}, target).then((r) => String(r.status), () => 'reset'));
+          outcomes.push(
+            await call('/v1/payment_intents?limit=1', {}, target).then(
+              (r) => String(r.status),
+              () => 'reset',
+            ),
+          );
         }
       } finally {
         await target.close();
@@ -162,7 +187,13 @@ describe('API faults', () => {
       const orders = ['sdk-retry-1', 'sdk-retry-2', 'sdk-retry-3', 'sdk-retry-4'];
       let replayed = 0;
       for (const order of orders) {
-        const intent = await persistent.paymentIntents.create({ amount: 1500, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, metadata: { order_id: order } });
+        const intent = await persistent.paymentIntents.create({
+          amount: 1500,
+          currency: 'usd',
+          payment_method: 'pm_card_visa',
+          confirm: true,
+          metadata: { order_id: order },
+        });
         expect(intent.status).toBe('succeeded');
         if ((intent.lastResponse as unknown as { headers: Record<string, string> }).headers['idempotent-replayed'] === 'true') replayed++;
       }

@@ -43,8 +43,14 @@ describe('curl-style requests', () => {
 
   it('take expand[] and nested metadata, and answer malformed bodies with a Stripe 400', async () => {
     const post = (body: string, contentType = 'application/x-www-form-urlencoded') =>
-      fetch(`${emulator.url}/v1/payment_intents`, { method: 'POST', headers: { authorization: 'Bearer sk_test_curl', 'content-type': contentType }, body });
-    const created = await post('amount=100&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=c1&expand[]=latest_charge');
+      fetch(`${emulator.url}/v1/payment_intents`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk_test_curl', 'content-type': contentType },
+        body,
+      });
+    const created = await post(
+      'amount=100&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=c1&expand[]=latest_charge',
+    );
     expect(created.status).toBe(200);
     const intent = (await created.json()) as { metadata: unknown; latest_charge: { object: string } };
     expect(intent.metadata).toEqual({ order_id: 'c1' });

@@ -15,7 +15,11 @@ afterAll(() => emulator.close());
 afterEach(() => emulator.setFaults(DEFAULT_FAULTS));
 
 /** A raw form POST, to see status and headers exactly as sent. */
-async function post(path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+async function post(
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
   const response = await fetch(`${emulator.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -97,7 +101,9 @@ describe('idempotency', () => {
 
   it('the same key with different parameters, or on another endpoint, is a 400 idempotency_error', async () => {
     await stripe.paymentIntents.create({ amount: 100, currency: 'usd' }, { idempotencyKey: 'mismatch-1' });
-    const error = await stripe.paymentIntents.create({ amount: 101, currency: 'usd' }, { idempotencyKey: 'mismatch-1' }).catch((e: unknown) => e);
+    const error = await stripe.paymentIntents
+      .create({ amount: 101, currency: 'usd' }, { idempotencyKey: 'mismatch-1' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(error).toMatchObject({ statusCode: 400, type: 'StripeIdempotencyError', rawType: 'idempotency_error' });
     const elsewhere = await post('/v1/refunds', 'payment_intent=pi_x', { 'idempotency-key': 'mismatch-1' });
@@ -137,7 +143,10 @@ describe('idempotency', () => {
     const corrected = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'fix-me' });
     expect(corrected.status).toBe(200);
     expect(corrected.headers.get('idempotent-replayed')).toBeNull();
-    const unauthenticated = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'auth-first', authorization: 'Bearer wrong' });
+    const unauthenticated = await post('/v1/payment_intents', 'amount=100&currency=usd', {
+      'idempotency-key': 'auth-first',
+      authorization: 'Bearer wrong',
+    });
     expect(unauthenticated.status).toBe(401);
     const authenticated = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'auth-first' });
     expect(authenticated.status).toBe(200);
@@ -146,7 +155,10 @@ describe('idempotency', () => {
 
   it('keys belong to the account, whatever test key sends them (two workers, or a rotated key, share them)', async () => {
     const mine = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'shared-key' });
-    const theirs = await post('/v1/payment_intents', 'amount=100&currency=usd', { 'idempotency-key': 'shared-key', authorization: 'Bearer sk_test_someoneelse' });
+    const theirs = await post('/v1/payment_intents', 'amount=100&currency=usd', {
+      'idempotency-key': 'shared-key',
+      authorization: 'Bearer sk_test_someoneelse',
+    });
     expect(theirs.headers.get('idempotent-replayed')).toBe('true');
     expect(theirs.json.id).toBe(mine.json.id);
   });
@@ -159,14 +171,22 @@ describe('idempotency', () => {
   });
 
   it('a replay returns the object as it was first answered, not as it is now', async () => {
-    const created = await post('/v1/payment_intents', 'amount=100&currency=usd&payment_method=pm_card_visa&capture_method=manual&confirm=true', {
-      'idempotency-key': 'snapshot-key',
-    });
+    const created = await post(
+      '/v1/payment_intents',
+      'amount=100&currency=usd&payment_method=pm_card_visa&capture_method=manual&confirm=true',
+      {
+        'idempotency-key': 'snapshot-key',
+      },
+    );
     expect(created.json.status).toBe('requires_capture');
     await post(`/v1/payment_intents/${created.json.id}/capture`, '');
-    const replay = await post('/v1/payment_intents', 'amount=100&currency=usd&payment_method=pm_card_visa&capture_method=manual&confirm=true', {
-      'idempotency-key': 'snapshot-key',
-    });
+    const replay = await post(
+      '/v1/payment_intents',
+      'amount=100&currency=usd&payment_method=pm_card_visa&capture_method=manual&confirm=true',
+      {
+        'idempotency-key': 'snapshot-key',
+      },
+    );
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.json.status).toBe('requires_capture');
   });

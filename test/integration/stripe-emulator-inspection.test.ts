@@ -19,7 +19,9 @@ async function report(): Promise<ChargeReport> {
 }
 
 const charge = (metadata: Record<string, string>, idempotencyKey: string, paymentMethod = 'pm_card_visa') =>
-  stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: paymentMethod, confirm: true, metadata }, { idempotencyKey }).catch(() => undefined);
+  stripe.paymentIntents
+    .create({ amount: 1000, currency: 'usd', payment_method: paymentMethod, confirm: true, metadata }, { idempotencyKey })
+    .catch(() => undefined);
 
 describe('GET /_emulator/charges', () => {
   it('counts successful charges per Idempotency-Key and per order, and names the double charges', async () => {
@@ -30,13 +32,20 @@ describe('GET /_emulator/charges', () => {
     await charge({ trip_id: 'trip-7' }, 'key-trip');
     await charge({ order_id: 'order-declined' }, 'key-declined', 'pm_card_chargeDeclined');
     await charge({}, 'key-anonymous');
-    const intent = (await stripe.paymentIntents.list({ limit: 10 })).data.find((pi) => pi.metadata.order_id === 'order-once') as Stripe.PaymentIntent;
+    const intent = (await stripe.paymentIntents.list({ limit: 10 })).data.find(
+      (pi) => pi.metadata.order_id === 'order-once',
+    ) as Stripe.PaymentIntent;
     await stripe.refunds.create({ payment_intent: intent.id, amount: 400 });
 
     const summary = await report();
     expect(summary.byOrder).toMatchObject({ 'order-once': 1, 'order-twice': 2, 'trip-7': 1, 'order-declined': 0 });
     expect(summary.byIdempotencyKey).toMatchObject({ 'key-once': 1, 'key-twice-a': 1, 'key-twice-b': 1, 'key-declined': 0 });
-    expect(summary.details.byOrder['order-once']).toMatchObject({ succeededCharges: 1, failedCharges: 0, amountCaptured: 1000, amountRefunded: 400 });
+    expect(summary.details.byOrder['order-once']).toMatchObject({
+      succeededCharges: 1,
+      failedCharges: 0,
+      amountCaptured: 1000,
+      amountRefunded: 400,
+    });
     expect(summary.details.byOrder['order-twice']?.paymentIntents).toHaveLength(2);
     expect(summary.details.byOrder['order-declined']).toMatchObject({ succeededCharges: 0, failedCharges: 1 });
     expect(summary.details.byIdempotencyKey['key-once']).toMatchObject({ succeededCharges: 1, charges: [intent.latest_charge] });
@@ -54,7 +63,13 @@ describe('GET /_emulator/charges', () => {
 
   it('counts a 3-D Secure payment under the key that confirmed it, and a released authorization not at all', async () => {
     const challenged = await stripe.paymentIntents.create(
-      { amount: 700, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true, metadata: { order_id: 'order-3ds' } },
+      {
+        amount: 700,
+        currency: 'usd',
+        payment_method: 'pm_card_authenticationRequired',
+        confirm: true,
+        metadata: { order_id: 'order-3ds' },
+      },
       { idempotencyKey: 'key-3ds' },
     );
     expect(challenged.status).toBe('requires_action');
@@ -64,7 +79,14 @@ describe('GET /_emulator/charges', () => {
       body: JSON.stringify({ outcome: 'succeeded' }),
     });
     const held = await stripe.paymentIntents.create(
-      { amount: 900, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, capture_method: 'manual', metadata: { order_id: 'order-released' } },
+      {
+        amount: 900,
+        currency: 'usd',
+        payment_method: 'pm_card_visa',
+        confirm: true,
+        capture_method: 'manual',
+        metadata: { order_id: 'order-released' },
+      },
       { idempotencyKey: 'key-released' },
     );
     await stripe.paymentIntents.cancel(held.id);
@@ -76,10 +98,18 @@ describe('GET /_emulator/charges', () => {
 
   it('attributes Checkout payments to the order in the session and to the key that created the session', async () => {
     const session = await stripe.checkout.sessions.create(
-      { mode: 'payment', line_items: [{ price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'x' } }, quantity: 1 }], metadata: { order_id: 'order-checkout' } },
+      {
+        mode: 'payment',
+        line_items: [{ price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'x' } }, quantity: 1 }],
+        metadata: { order_id: 'order-checkout' },
+      },
       { idempotencyKey: 'key-checkout' },
     );
-    await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outcome":"paid"}' });
+    await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"outcome":"paid"}',
+    });
     const summary = await report();
     expect(summary.byOrder['order-checkout']).toBe(1);
     expect(summary.details.byOrder['order-checkout']).toMatchObject({ amountCaptured: 700 });

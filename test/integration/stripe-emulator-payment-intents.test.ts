@@ -63,7 +63,15 @@ describe('PaymentIntents through the official SDK', () => {
     expect(Math.abs(intent.created - Date.now() / 1000)).toBeLessThan(60);
     expect(intent.lastResponse.requestId).toMatch(/^req_/);
     const charge = intent.latest_charge as Stripe.Charge;
-    expect(charge).toMatchObject({ object: 'charge', status: 'succeeded', paid: true, captured: true, amount: 2599, amount_captured: 2599, payment_intent: intent.id });
+    expect(charge).toMatchObject({
+      object: 'charge',
+      status: 'succeeded',
+      paid: true,
+      captured: true,
+      amount: 2599,
+      amount_captured: 2599,
+      payment_intent: intent.id,
+    });
     expect(charge.id).toMatch(/^ch_/);
     expect(charge.metadata).toEqual({ order_id: 'order-visa', trip_id: 'trip-1' });
 
@@ -74,7 +82,12 @@ describe('PaymentIntents through the official SDK', () => {
   });
 
   it('pm_card_mastercard succeeds too', async () => {
-    const intent = await stripe.paymentIntents.create({ amount: 1000, currency: 'eur', payment_method: 'pm_card_mastercard', confirm: true });
+    const intent = await stripe.paymentIntents.create({
+      amount: 1000,
+      currency: 'eur',
+      payment_method: 'pm_card_mastercard',
+      confirm: true,
+    });
     expect(intent.status).toBe('succeeded');
     const charge = await stripe.charges.retrieve(intent.latest_charge as string);
     expect(charge.payment_method_details?.card?.brand).toBe('mastercard');
@@ -92,7 +105,13 @@ describe('PaymentIntents through the official SDK', () => {
 
   it.each(declines)('%s → 402 card_error %s / %s, PaymentIntent left requires_payment_method', async (paymentMethod, code, declineCode) => {
     const error = await rejection(
-      stripe.paymentIntents.create({ amount: 1500, currency: 'usd', payment_method: paymentMethod, confirm: true, metadata: { order_id: `order-${paymentMethod}` } }),
+      stripe.paymentIntents.create({
+        amount: 1500,
+        currency: 'usd',
+        payment_method: paymentMethod,
+        confirm: true,
+        metadata: { order_id: `order-${paymentMethod}` },
+      }),
     );
     expect(error).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect(error.statusCode).toBe(402);
@@ -103,7 +122,11 @@ describe('PaymentIntents through the official SDK', () => {
     expect(error.message.length).toBeGreaterThan(0);
     expect(error.requestId).toMatch(/^req_/);
     const intent = error.payment_intent as Stripe.PaymentIntent;
-    expect(intent).toMatchObject({ object: 'payment_intent', status: 'requires_payment_method', metadata: { order_id: `order-${paymentMethod}` } });
+    expect(intent).toMatchObject({
+      object: 'payment_intent',
+      status: 'requires_payment_method',
+      metadata: { order_id: `order-${paymentMethod}` },
+    });
     expect(intent.last_payment_error).toMatchObject({ type: 'card_error', code, decline_code: declineCode });
 
     const stored = await stripe.paymentIntents.retrieve(intent.id, { expand: ['latest_charge'] });
@@ -113,8 +136,12 @@ describe('PaymentIntents through the official SDK', () => {
   });
 
   it('a declined PaymentIntent can be confirmed again with a good card', async () => {
-    const error = await rejection(stripe.paymentIntents.create({ amount: 700, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true }));
-    const retried = await stripe.paymentIntents.confirm((error.payment_intent as Stripe.PaymentIntent).id, { payment_method: 'pm_card_visa' });
+    const error = await rejection(
+      stripe.paymentIntents.create({ amount: 700, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true }),
+    );
+    const retried = await stripe.paymentIntents.confirm((error.payment_intent as Stripe.PaymentIntent).id, {
+      payment_method: 'pm_card_visa',
+    });
     expect(retried.status).toBe('succeeded');
     expect(retried.last_payment_error).toBeNull();
   });
@@ -129,39 +156,69 @@ describe('PaymentIntents through the official SDK', () => {
     const error = await rejection(stripe.paymentIntents.confirm(created.id));
     expect(error.statusCode).toBe(400);
     expect(error.code).toBe('payment_intent_unexpected_state');
-    const missing = await rejection(stripe.paymentIntents.confirm((await stripe.paymentIntents.create({ amount: 500, currency: 'usd' })).id));
+    const missing = await rejection(
+      stripe.paymentIntents.confirm((await stripe.paymentIntents.create({ amount: 500, currency: 'usd' })).id),
+    );
     expect(missing.statusCode).toBe(400);
     expect(missing.param).toBe('payment_method');
   });
 
   it('pm_card_authenticationRequired → requires_action with use_stripe_sdk; finishing 3-D Secure succeeds; off-session it declines', async () => {
-    const intent = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true });
+    const intent = await stripe.paymentIntents.create({
+      amount: 3000,
+      currency: 'usd',
+      payment_method: 'pm_card_authenticationRequired',
+      confirm: true,
+    });
     expect(intent.status).toBe('requires_action');
     expect(intent.next_action?.type).toBe('use_stripe_sdk');
     expect(intent.latest_charge).toBeNull();
     const events = await stripe.events.list({ type: 'payment_intent.requires_action', limit: 100 });
     expect(events.data.some((event) => (event.data.object as Stripe.PaymentIntent).id === intent.id)).toBe(true);
 
-    const authenticated = (await admin(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'succeeded' })) as Stripe.PaymentIntent;
+    const authenticated = (await admin(`/_emulator/payment_intents/${intent.id}/authenticate`, {
+      outcome: 'succeeded',
+    })) as Stripe.PaymentIntent;
     expect(authenticated.status).toBe('succeeded');
     expect((await stripe.paymentIntents.retrieve(intent.id)).latest_charge).toMatch(/^ch_/);
 
-    const failing = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true });
+    const failing = await stripe.paymentIntents.create({
+      amount: 3000,
+      currency: 'usd',
+      payment_method: 'pm_card_authenticationRequired',
+      confirm: true,
+    });
     const failed = (await admin(`/_emulator/payment_intents/${failing.id}/authenticate`, { outcome: 'failed' })) as Stripe.PaymentIntent;
     expect(failed.status).toBe('requires_payment_method');
     expect(failed.last_payment_error?.code).toBe('payment_intent_authentication_failure');
 
     const offSession = await rejection(
-      stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true, off_session: true }),
+      stripe.paymentIntents.create({
+        amount: 3000,
+        currency: 'usd',
+        payment_method: 'pm_card_authenticationRequired',
+        confirm: true,
+        off_session: true,
+      }),
     );
     expect(offSession.statusCode).toBe(402);
     expect(offSession.code).toBe('authentication_required');
   });
 
   it('manual capture: requires_capture with an uncaptured charge, then a partial capture succeeds', async () => {
-    const intent = await stripe.paymentIntents.create({ amount: 5000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, capture_method: 'manual' });
+    const intent = await stripe.paymentIntents.create({
+      amount: 5000,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      capture_method: 'manual',
+    });
     expect(intent).toMatchObject({ status: 'requires_capture', amount_capturable: 5000, amount_received: 0, capture_method: 'manual' });
-    expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({ captured: false, amount_captured: 0, status: 'succeeded' });
+    expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({
+      captured: false,
+      amount_captured: 0,
+      status: 'succeeded',
+    });
 
     const tooMuch = await rejection(stripe.paymentIntents.capture(intent.id, { amount_to_capture: 6000 }));
     expect(tooMuch.statusCode).toBe(400);
@@ -169,7 +226,11 @@ describe('PaymentIntents through the official SDK', () => {
 
     const captured = await stripe.paymentIntents.capture(intent.id, { amount_to_capture: 4000 });
     expect(captured).toMatchObject({ status: 'succeeded', amount_received: 4000, amount_capturable: 0 });
-    expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({ captured: true, amount_captured: 4000, amount_refunded: 1000 });
+    expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({
+      captured: true,
+      amount_captured: 4000,
+      amount_refunded: 1000,
+    });
     const types = (await stripe.events.list({ limit: 100 })).data
       .filter((event) => (event.data.object as { id: string }).id === intent.id)
       .map((event) => event.type)
@@ -186,9 +247,19 @@ describe('PaymentIntents through the official SDK', () => {
     expect(canceled).toMatchObject({ status: 'canceled', cancellation_reason: 'requested_by_customer' });
     expect(canceled.canceled_at).toEqual(expect.any(Number));
 
-    const held = await stripe.paymentIntents.create({ amount: 900, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, capture_method: 'manual' });
+    const held = await stripe.paymentIntents.create({
+      amount: 900,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      capture_method: 'manual',
+    });
     await stripe.paymentIntents.cancel(held.id);
-    expect(await stripe.charges.retrieve(held.latest_charge as string)).toMatchObject({ refunded: true, amount_refunded: 900, captured: false });
+    expect(await stripe.charges.retrieve(held.latest_charge as string)).toMatchObject({
+      refunded: true,
+      amount_refunded: 900,
+      captured: false,
+    });
 
     const succeeded = await stripe.paymentIntents.create({ amount: 900, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
     const error = await rejection(stripe.paymentIntents.cancel(succeeded.id));
@@ -225,7 +296,10 @@ describe('PaymentIntents through the official SDK', () => {
     const customer = 'cus_listing';
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      ids.push((await stripe.paymentIntents.create({ amount: 100 + i, currency: 'usd', customer, payment_method: 'pm_card_visa', confirm: true })).id);
+      ids.push(
+        (await stripe.paymentIntents.create({ amount: 100 + i, currency: 'usd', customer, payment_method: 'pm_card_visa', confirm: true }))
+          .id,
+      );
     }
     const newest = [...ids].reverse();
     const first = await stripe.paymentIntents.list({ customer, limit: 2 });
@@ -255,7 +329,8 @@ describe('PaymentIntents through the official SDK', () => {
     await admin('/_emulator/clock', { advanceSeconds: 100 });
     const late = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', customer });
     expect(late.created - early.created).toBeGreaterThanOrEqual(100);
-    const ids = async (created: Stripe.RangeQueryParam | number) => (await stripe.paymentIntents.list({ customer, created })).data.map((pi) => pi.id);
+    const ids = async (created: Stripe.RangeQueryParam | number) =>
+      (await stripe.paymentIntents.list({ customer, created })).data.map((pi) => pi.id);
     expect(await ids({ gte: late.created })).toEqual([late.id]);
     expect(await ids({ gt: early.created })).toEqual([late.id]);
     expect(await ids({ lt: late.created })).toEqual([early.id]);

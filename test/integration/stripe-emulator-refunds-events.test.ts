@@ -80,11 +80,28 @@ describe('Refunds through the official SDK', () => {
   });
 
   it('refuses refunds of declined, uncaptured, or unknown payments', async () => {
-    const declined = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true }).catch((error: Stripe.errors.StripeCardError) => error.payment_intent as Stripe.PaymentIntent);
-    await expect(stripe.refunds.create({ payment_intent: declined.id })).rejects.toMatchObject({ statusCode: 400, param: 'payment_intent' });
-    const held = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, capture_method: 'manual' });
-    await expect(stripe.refunds.create({ payment_intent: held.id })).rejects.toMatchObject({ statusCode: 400, code: 'charge_not_captured' });
-    await expect(stripe.refunds.create({ payment_intent: 'pi_missing' })).rejects.toMatchObject({ statusCode: 400, code: 'resource_missing' });
+    const declined = await stripe.paymentIntents
+      .create({ amount: 100, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true })
+      .catch((error: Stripe.errors.StripeCardError) => error.payment_intent as Stripe.PaymentIntent);
+    await expect(stripe.refunds.create({ payment_intent: declined.id })).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'payment_intent',
+    });
+    const held = await stripe.paymentIntents.create({
+      amount: 100,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      capture_method: 'manual',
+    });
+    await expect(stripe.refunds.create({ payment_intent: held.id })).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'charge_not_captured',
+    });
+    await expect(stripe.refunds.create({ payment_intent: 'pi_missing' })).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'resource_missing',
+    });
     await expect(stripe.refunds.create({})).rejects.toMatchObject({ statusCode: 400 });
     await expect(stripe.refunds.retrieve('re_missing')).rejects.toMatchObject({ statusCode: 404 });
   });
@@ -116,15 +133,22 @@ describe('Events through the official SDK', () => {
 
   it('filters by type, types[], a wildcard, and created; paginates', async () => {
     await paid(100, 'events-filter');
-    const types = async (params: Stripe.EventListParams) => new Set((await stripe.events.list({ limit: 100, ...params })).data.map((e) => e.type));
+    const types = async (params: Stripe.EventListParams) =>
+      new Set((await stripe.events.list({ limit: 100, ...params })).data.map((e) => e.type));
     expect(await types({ type: 'charge.succeeded' })).toEqual(new Set(['charge.succeeded']));
-    expect(await types({ types: ['charge.succeeded', 'payment_intent.created'] })).toEqual(new Set(['charge.succeeded', 'payment_intent.created']));
+    expect(await types({ types: ['charge.succeeded', 'payment_intent.created'] })).toEqual(
+      new Set(['charge.succeeded', 'payment_intent.created']),
+    );
     const wildcard = await types({ type: 'payment_intent.*' });
     expect([...wildcard].every((t) => t.startsWith('payment_intent.'))).toBe(true);
     expect(wildcard.has('payment_intent.succeeded')).toBe(true);
 
     const before = (await stripe.events.list({ limit: 1 })).data[0] as Stripe.Event;
-    await fetch(`${emulator.url}/_emulator/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"advanceSeconds":50}' });
+    await fetch(`${emulator.url}/_emulator/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"advanceSeconds":50}',
+    });
     await paid(100, 'events-later');
     const later = await stripe.events.list({ created: { gt: before.created }, limit: 100 });
     expect(later.data.map((e) => e.type)).toEqual(['payment_intent.succeeded', 'charge.succeeded', 'payment_intent.created']);
@@ -147,7 +171,10 @@ describe('Events through the official SDK', () => {
     const refundEvent = (await stripe.events.list({ type: 'refund.created', limit: 1 })).data[0] as Stripe.Event;
     const succeededEvent = (await stripe.events.list({ type: 'payment_intent.succeeded', limit: 1 })).data[0] as Stripe.Event;
     await expect
-      .poll(async () => (await stripe.events.list({ delivery_success: true, limit: 100 })).data.map((e) => e.id), { interval: 10, timeout: 5000 })
+      .poll(async () => (await stripe.events.list({ delivery_success: true, limit: 100 })).data.map((e) => e.id), {
+        interval: 10,
+        timeout: 5000,
+      })
       .toContain(succeededEvent.id);
     const refundDeliveryStatus = async () => {
       const { deliveries } = (await (await fetch(`${emulator.url}/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] };

@@ -78,7 +78,14 @@ function orderIn(delivery: Received): string | undefined {
   return (JSON.parse(delivery.body) as { data: { object: { metadata?: Record<string, string> } } }).data.object.metadata?.order_id;
 }
 
-const pay = (order: string) => stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, metadata: { order_id: order } });
+const pay = (order: string) =>
+  stripe.paymentIntents.create({
+    amount: 1000,
+    currency: 'usd',
+    payment_method: 'pm_card_visa',
+    confirm: true,
+    metadata: { order_id: order },
+  });
 
 describe('webhook delivery', () => {
   it('POSTs each event, in order, signed so that stripe.webhooks.constructEvent accepts it', async () => {
@@ -93,8 +100,12 @@ describe('webhook delivery', () => {
     expect(received[0]?.headers['stripe-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     // A wrong secret or a tampered body fails the SDK's check.
     expect(() => verify(received[0] as Received, 'whsec_wrong')).toThrow(Stripe.errors.StripeSignatureVerificationError);
-    expect(() => verify({ ...(received[0] as Received), body: (received[0] as Received).body.replace('payment_intent', 'payment_intenT') })).toThrow();
-    await expect.poll(async () => (await stripe.events.retrieve(events[2]?.id as string)).pending_webhooks, { interval: 10, timeout: 5000 }).toBe(0);
+    expect(() =>
+      verify({ ...(received[0] as Received), body: (received[0] as Received).body.replace('payment_intent', 'payment_intenT') }),
+    ).toThrow();
+    await expect
+      .poll(async () => (await stripe.events.retrieve(events[2]?.id as string)).pending_webhooks, { interval: 10, timeout: 5000 })
+      .toBe(0);
   });
 
   it('retries a delivery the receiver answered 500, then records success', async () => {
@@ -108,20 +119,30 @@ describe('webhook delivery', () => {
     await expect.poll(() => about('hook-retry').length, { interval: 10, timeout: 5000 }).toBe(2);
     const [first, second] = about('hook-retry').map((delivery) => verify(delivery));
     expect(second?.id).toBe(first?.id);
-    await expect.poll(async () => (await deliveries()).find((d) => d.event === first?.id), { interval: 10, timeout: 5000 }).toMatchObject({
-      status: 'delivered',
-      attempts: 2,
-      lastStatusCode: 200,
-    });
+    await expect
+      .poll(async () => (await deliveries()).find((d) => d.event === first?.id), { interval: 10, timeout: 5000 })
+      .toMatchObject({
+        status: 'delivered',
+        attempts: 2,
+        lastStatusCode: 200,
+      });
     expect((await stripe.events.list({ delivery_success: true, limit: 1 })).data[0]?.id).toBe(first?.id);
   });
 
   it('retries after a network error too, and gives up after maxAttempts (delivery_success=false)', async () => {
-    const endpoint = await stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:1/unreachable', enabled_events: ['payment_intent.canceled'] });
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: 'http://127.0.0.1:1/unreachable',
+      enabled_events: ['payment_intent.canceled'],
+    });
     const intent = await stripe.paymentIntents.create({ amount: 100, currency: 'usd' });
     await stripe.paymentIntents.cancel(intent.id);
     const canceled = (await stripe.events.list({ type: 'payment_intent.canceled', limit: 1 })).data[0] as Stripe.Event;
-    await expect.poll(async () => (await deliveries()).find((d) => d.event === canceled.id && d.endpoint === endpoint.id)?.status, { interval: 10, timeout: 5000 }).toBe('failed');
+    await expect
+      .poll(async () => (await deliveries()).find((d) => d.event === canceled.id && d.endpoint === endpoint.id)?.status, {
+        interval: 10,
+        timeout: 5000,
+      })
+      .toBe('failed');
     const record = (await deliveries()).find((d) => d.event === canceled.id && d.endpoint === endpoint.id);
     expect(record?.attempts).toBe(3);
     expect(record?.lastError).toContain('fetch failed');
@@ -132,8 +153,17 @@ describe('webhook delivery', () => {
 
 describe('webhook endpoints API', () => {
   it('create returns a secret that signs deliveries; enabled_events filters; update, list, delete', async () => {
-    const endpoint = await stripe.webhookEndpoints.create({ url: `${receiverUrl}/registered`, enabled_events: ['payment_intent.succeeded'], description: 'pipeline' });
-    expect(endpoint).toMatchObject({ object: 'webhook_endpoint', status: 'enabled', enabled_events: ['payment_intent.succeeded'], url: `${receiverUrl}/registered` });
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: `${receiverUrl}/registered`,
+      enabled_events: ['payment_intent.succeeded'],
+      description: 'pipeline',
+    });
+    expect(endpoint).toMatchObject({
+      object: 'webhook_endpoint',
+      status: 'enabled',
+      enabled_events: ['payment_intent.succeeded'],
+      url: `${receiverUrl}/registered`,
+    });
     expect(endpoint.id).toMatch(/^we_/);
     expect(endpoint.secret).toMatch(/^whsec_/);
     const retrieved = await stripe.webhookEndpoints.retrieve(endpoint.id);
@@ -153,7 +183,10 @@ describe('webhook endpoints API', () => {
 
     expect(await stripe.webhookEndpoints.del(endpoint.id)).toMatchObject({ id: endpoint.id, deleted: true });
     await expect(stripe.webhookEndpoints.retrieve(endpoint.id)).rejects.toMatchObject({ statusCode: 404 });
-    await expect(stripe.webhookEndpoints.create({ url: 'ftp://nope', enabled_events: ['*'] })).rejects.toMatchObject({ statusCode: 400, param: 'url' });
+    await expect(stripe.webhookEndpoints.create({ url: 'ftp://nope', enabled_events: ['*'] })).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'url',
+    });
     await expect(stripe.webhookEndpoints.create({ url: `${receiverUrl}/x` } as Stripe.WebhookEndpointCreateParams)).rejects.toMatchObject({
       statusCode: 400,
       param: 'enabled_events',
@@ -166,11 +199,9 @@ describe('webhook faults', () => {
     emulator.setFaults({ dropRate: 1 });
     await pay('hook-drop');
     const ids = await eventIdsSince(3);
-    await expect.poll(async () => (await deliveries()).filter((d) => ids.includes(d.event)).map((d) => d.status), { interval: 10, timeout: 5000 }).toEqual([
-      'dropped',
-      'dropped',
-      'dropped',
-    ]);
+    await expect
+      .poll(async () => (await deliveries()).filter((d) => ids.includes(d.event)).map((d) => d.status), { interval: 10, timeout: 5000 })
+      .toEqual(['dropped', 'dropped', 'dropped']);
     // Give a wrongly sent delivery the chance to arrive before asserting that none did.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(about('hook-drop')).toHaveLength(0);

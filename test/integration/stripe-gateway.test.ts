@@ -36,34 +36,54 @@ describe('the Stripe gateway against the emulator', () => {
   });
 
   it('reports a decline as an outcome with its decline code', async () => {
-    const outcome = await gateway.chargeOrder({ orderId: 'order-poor', amount: 500, currency: 'usd', paymentMethod: 'pm_card_chargeDeclinedInsufficientFunds' });
+    const outcome = await gateway.chargeOrder({
+      orderId: 'order-poor',
+      amount: 500,
+      currency: 'usd',
+      paymentMethod: 'pm_card_chargeDeclinedInsufficientFunds',
+    });
     expect(outcome).toMatchObject({ status: 'declined', code: 'card_declined', declineCode: 'insufficient_funds' });
   });
 
   it('reports a card that needs authentication as requires_action', async () => {
-    const outcome = await gateway.chargeOrder({ orderId: 'order-3ds', amount: 500, currency: 'usd', paymentMethod: 'pm_card_authenticationRequired' });
+    const outcome = await gateway.chargeOrder({
+      orderId: 'order-3ds',
+      amount: 500,
+      currency: 'usd',
+      paymentMethod: 'pm_card_authenticationRequired',
+    });
     expect(outcome.status).toBe('requires_action');
   });
 
   it('classifies a 5xx and a 429 as retryable and an invalid request as a bug', async () => {
     emulator.setFaults({ errorRate: 1, errorStatus: 500 });
-    const serverError = await gateway.chargeOrder({ orderId: 'order-5xx', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
+    const serverError = await gateway
+      .chargeOrder({ orderId: 'order-5xx', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' })
+      .catch((e: unknown) => e);
     emulator.setFaults({ errorRate: 1, errorStatus: 429 });
-    const rateLimited = await gateway.chargeOrder({ orderId: 'order-429', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
+    const rateLimited = await gateway
+      .chargeOrder({ orderId: 'order-429', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' })
+      .catch((e: unknown) => e);
     emulator.setFaults({ errorRate: 0 });
     expect(serverError).toBeInstanceOf(StripeGatewayError);
     expect((serverError as StripeGatewayError).kind).toBe('retryable');
     expect((rateLimited as StripeGatewayError).kind).toBe('retryable');
 
-    const invalid = await gateway.chargeOrder({ orderId: 'order-bad', amount: -5, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
+    const invalid = await gateway
+      .chargeOrder({ orderId: 'order-bad', amount: -5, currency: 'usd', paymentMethod: 'pm_card_visa' })
+      .catch((e: unknown) => e);
     expect((invalid as StripeGatewayError).kind).toBe('invalid');
   });
 
   it('classifies a timeout and a reset connection as retryable', async () => {
     emulator.setFaults({ timeoutRate: 1 });
-    const timedOut = await gateway.chargeOrder({ orderId: 'order-timeout', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
+    const timedOut = await gateway
+      .chargeOrder({ orderId: 'order-timeout', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' })
+      .catch((e: unknown) => e);
     emulator.setFaults({ timeoutRate: 0, resetRate: 1 });
-    const reset = await gateway.chargeOrder({ orderId: 'order-reset', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
+    const reset = await gateway
+      .chargeOrder({ orderId: 'order-reset', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' })
+      .catch((e: unknown) => e);
     emulator.setFaults({ resetRate: 0 });
     expect((timedOut as StripeGatewayError).kind).toBe('retryable');
     expect((reset as StripeGatewayError).kind).toBe('retryable');
@@ -71,12 +91,16 @@ describe('the Stripe gateway against the emulator', () => {
 
   it('classifies the same idempotency key with other parameters as a bug', async () => {
     await gateway.chargeOrder({ orderId: 'order-twice', amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' });
-    const error = await gateway.chargeOrder({ orderId: 'order-twice', amount: 200, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
+    const error = await gateway
+      .chargeOrder({ orderId: 'order-twice', amount: 200, currency: 'usd', paymentMethod: 'pm_card_visa' })
+      .catch((e: unknown) => e);
     expect((error as StripeGatewayError).kind).toBe('invalid');
   });
 
   it('classifies a bad API key as a bug naming STRIPE_API_KEY', async () => {
-    const anonymous = new StripeGateway(createStripeClient({ apiKey: 'sk_live_wrongwrongwrong', apiBase: emulator.url, maxNetworkRetries: 0 }));
+    const anonymous = new StripeGateway(
+      createStripeClient({ apiKey: 'sk_live_wrongwrongwrong', apiBase: emulator.url, maxNetworkRetries: 0 }),
+    );
     const error = (await anonymous.retrievePaymentIntent('pi_nothing').catch((e: unknown) => e)) as StripeGatewayError;
     expect(error.kind).toBe('invalid');
     expect(error.message).toContain('STRIPE_API_KEY');

@@ -23,18 +23,30 @@ describe('paymentsctl topics ensure', () => {
   });
 
   it('creates every pipeline, retry and dead-letter topic once; a second run creates nothing', async () => {
-    const expected = plannedTopics({ prefix, partitions: 3, replicationFactor: 1 }).map((t) => t.name).sort();
+    const expected = plannedTopics({ prefix, partitions: 3, replicationFactor: 1 })
+      .map((t) => t.name)
+      .sort();
     expect(expected).toEqual(
-      expect.arrayContaining([`${prefix}orders.placed`, `${prefix}orders.placed.retry.3`, `${prefix}orders.placed.dlq`, `${prefix}payments.checkout_session_created`]),
+      expect.arrayContaining([
+        `${prefix}orders.placed`,
+        `${prefix}orders.placed.retry.3`,
+        `${prefix}orders.placed.dlq`,
+        `${prefix}payments.checkout_session_created`,
+      ]),
     );
 
-    const first = await runCli(['topics', 'ensure', '--json', '--partitions', '3'], { KAFKA_BROKERS: kafkaBrokers, KAFKA_TOPIC_PREFIX: prefix });
+    const first = await runCli(['topics', 'ensure', '--json', '--partitions', '3'], {
+      KAFKA_BROKERS: kafkaBrokers,
+      KAFKA_TOPIC_PREFIX: prefix,
+    });
     expect(first.exitCode, first.stderr).toBe(0);
     const created = parseJson<EnsureJson>(first.stdout);
     expect(created.created.sort()).toEqual(expected);
     expect(created.existing).toEqual([]);
 
-    const second = await runCli(['topics', 'ensure', '--json', '--partitions', '3', '--topic-prefix', prefix], { KAFKA_BROKERS: kafkaBrokers });
+    const second = await runCli(['topics', 'ensure', '--json', '--partitions', '3', '--topic-prefix', prefix], {
+      KAFKA_BROKERS: kafkaBrokers,
+    });
     expect(second.exitCode, second.stderr).toBe(0);
     const again = parseJson<EnsureJson>(second.stdout);
     expect(again.created).toEqual([]);
@@ -53,7 +65,9 @@ describe('paymentsctl topics ensure', () => {
   });
 
   it('refuses a replication factor larger than the cluster', async () => {
-    const run = await runCli(['topics', 'ensure', '--replication-factor', '3', '--topic-prefix', `${prefix}rf.`], { KAFKA_BROKERS: kafkaBrokers });
+    const run = await runCli(['topics', 'ensure', '--replication-factor', '3', '--topic-prefix', `${prefix}rf.`], {
+      KAFKA_BROKERS: kafkaBrokers,
+    });
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('--replication-factor 3 is more than the 1 broker(s)');
   });

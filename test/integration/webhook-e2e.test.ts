@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { startStripeEmulator, type DeliveryRecord, type RunningEmulator } from '../../src/stripe-emulator/index.js';
@@ -26,7 +26,10 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
     db = await createTestDatabase();
     pool = testPool(db.url);
     prefix = uniquePrefix();
-    await createTopics(kafkaBrokers, TOPICS.map((topic) => prefix + topic));
+    await createTopics(
+      kafkaBrokers,
+      TOPICS.map((topic) => prefix + topic),
+    );
     serve = await startWebhookServe({ DATABASE_URL: db.url, KAFKA_BROKERS: kafkaBrokers, STRIPE_WEBHOOK_SECRET: SECRET });
     emulator = await startStripeEmulator({
       port: 0,
@@ -97,16 +100,33 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
     const all = await deliveries();
     expect(all.every((d) => d.lastStatusCode === 200)).toBe(true);
     const types = new Set(all.map((d) => d.type));
-    for (const type of ['checkout.session.completed', 'payment_intent.succeeded', 'checkout.session.async_payment_succeeded', 'checkout.session.async_payment_failed', 'payment_intent.payment_failed']) {
+    for (const type of [
+      'checkout.session.completed',
+      'payment_intent.succeeded',
+      'checkout.session.async_payment_succeeded',
+      'checkout.session.async_payment_failed',
+      'payment_intent.payment_failed',
+    ]) {
       expect(types, type).toContain(type);
     }
     // The emulator's fault really reordered: some delivery arrived before one created earlier.
-    const { rows: arrival } = await pool.query<{ stripe_event_id: string }>('SELECT stripe_event_id FROM webhook_events ORDER BY received_at, stripe_event_id');
+    const { rows: arrival } = await pool.query<{ stripe_event_id: string }>(
+      'SELECT stripe_event_id FROM webhook_events ORDER BY received_at, stripe_event_id',
+    );
     expect(arrival.map((r) => r.stripe_event_id)).not.toEqual(all.map((d) => d.event));
 
     // Everything recorded has been published; read each topic up to what the outbox holds for it.
-    await waitFor('the outbox drained', async () => (await pool.query('SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1')).rowCount === 0, 60_000);
-    const counts = new Map((await pool.query<{ topic: string; n: number }>('SELECT topic, count(*)::int AS n FROM outbox GROUP BY topic')).rows.map((r) => [r.topic, r.n]));
+    await waitFor(
+      'the outbox drained',
+      async () => (await pool.query('SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1')).rowCount === 0,
+      60_000,
+    );
+    const counts = new Map(
+      (await pool.query<{ topic: string; n: number }>('SELECT topic, count(*)::int AS n FROM outbox GROUP BY topic')).rows.map((r) => [
+        r.topic,
+        r.n,
+      ]),
+    );
     expect(Object.fromEntries(counts)).toEqual({ 'payments.completed': 2, 'payments.failed': 1 });
     const completed = await consumeUntil(kafkaBrokers, `${prefix}payments.completed`, (m) => m.length >= 2, 60_000);
     const failed = await consumeUntil(kafkaBrokers, `${prefix}payments.failed`, (m) => m.length >= 1, 60_000);
@@ -126,9 +146,18 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
       status: 'succeeded',
     });
     expect(JSON.parse(event.value).payment_intent_id).toMatch(/^pi_/);
-    expect(JSON.parse(forTrip(trips.later)[0]!.value)).toMatchObject({ trip_id: trips.later, user_id: `rider-of-${trips.later}`, driver_id: `driver-of-${trips.later}` });
+    expect(JSON.parse(forTrip(trips.later)[0]!.value)).toMatchObject({
+      trip_id: trips.later,
+      user_id: `rider-of-${trips.later}`,
+      driver_id: `driver-of-${trips.later}`,
+    });
     expect(failed.map((m) => m.key)).toEqual([trips.failed]);
-    expect(JSON.parse(failed[0]!.value)).toMatchObject({ trip_id: trips.failed, user_id: `rider-of-${trips.failed}`, driver_id: `driver-of-${trips.failed}`, reason: 'checkout_session_async_payment_failed' });
+    expect(JSON.parse(failed[0]!.value)).toMatchObject({
+      trip_id: trips.failed,
+      user_id: `rider-of-${trips.failed}`,
+      driver_id: `driver-of-${trips.failed}`,
+      reason: 'checkout_session_async_payment_failed',
+    });
 
     const { rows } = await pool.query('SELECT aggregate_id, status, stripe_checkout_session_id FROM payments ORDER BY aggregate_id');
     expect(rows).toEqual(
@@ -154,11 +183,17 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
     const holder = await pool.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM payments WHERE aggregate_id = $1 FOR UPDATE', [tripId]);
-    const event = stripeEvent('checkout.session.completed', checkoutSession({ metadata: { trip_id: tripId, user_id: 'u', driver_id: 'd' } }));
+    const event = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession({ metadata: { trip_id: tripId, user_id: 'u', driver_id: 'd' } }),
+    );
     const reply = deliver(`${serve.url}/webhook/stripe`, event, SECRET);
     try {
       await waitFor('the delivery to wait on the row lock', async () => {
-        const { rowCount } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'paymentsctl-webhook-serve' AND wait_event_type = 'Lock'`, [db.name]);
+        const { rowCount } = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'paymentsctl-webhook-serve' AND wait_event_type = 'Lock'`,
+          [db.name],
+        );
         return (rowCount ?? 0) > 0;
       });
       serve.process.kill('SIGTERM');
@@ -180,7 +215,11 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
     const unconfigured = await startWebhookServe({ DATABASE_URL: db.url, KAFKA_BROKERS: kafkaBrokers });
     try {
       expect(unconfigured.output()).toContain('no webhook secret configured');
-      const reply = await deliver(`${unconfigured.url}/webhook/stripe`, stripeEvent('checkout.session.completed', checkoutSession()), SECRET);
+      const reply = await deliver(
+        `${unconfigured.url}/webhook/stripe`,
+        stripeEvent('checkout.session.completed', checkoutSession()),
+        SECRET,
+      );
       expect(reply.status).toBe(503);
       expect((await fetch(`${unconfigured.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${unconfigured.url}/readyz`)).status).toBe(200);

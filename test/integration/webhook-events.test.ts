@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { startWebhookService, type RunningWebhookService } from '../../src/webhook/service.js';
@@ -19,7 +19,14 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
   beforeAll(async () => {
     db = await createTestDatabase();
     pool = testPool(db.url);
-    service = await startWebhookService({ databaseUrl: db.url, brokers: kafkaBrokers.split(','), secrets: [SECRET], host: '127.0.0.1', port: 0, log: createLogger({ level: 'silent' }) });
+    service = await startWebhookService({
+      databaseUrl: db.url,
+      brokers: kafkaBrokers.split(','),
+      secrets: [SECRET],
+      host: '127.0.0.1',
+      port: 0,
+      log: createLogger({ level: 'silent' }),
+    });
     hook = `${service.url}/webhook/stripe`;
   });
   afterAll(async () => {
@@ -34,7 +41,9 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     return { status: reply.status, outcome: reply.body.outcome, id: event.id as string };
   }
 
-  async function events(key: string): Promise<{ topic: string; type: string; payload: Record<string, unknown>; headers: Record<string, string> }[]> {
+  async function events(
+    key: string,
+  ): Promise<{ topic: string; type: string; payload: Record<string, unknown>; headers: Record<string, string> }[]> {
     const { rows } = await pool.query('SELECT topic, type, payload, headers FROM outbox WHERE key = $1 ORDER BY id', [key]);
     return rows;
   }
@@ -57,7 +66,13 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     await pool.query(
       `INSERT INTO payments (aggregate_id, kind, status, amount, currency, idempotency_key, stripe_checkout_session_id, metadata)
        VALUES ($1, 'checkout_session', $2, 2500, 'usd', $3, $4, $5)`,
-      [tripId, status, `cs:${tripId}`, sessionId, { trip_id: tripId, user_id: 'rider-w', driver_id: 'driver-w', checkout_url: 'http://pay/x' }],
+      [
+        tripId,
+        status,
+        `cs:${tripId}`,
+        sessionId,
+        { trip_id: tripId, user_id: 'rider-w', driver_id: 'driver-w', checkout_url: 'http://pay/x' },
+      ],
     );
   }
 
@@ -66,7 +81,10 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     const ids = { trip_id: tripId, user_id: 'rider-1', driver_id: 'driver-1' };
     const session = checkoutSession({ metadata: ids, amount: 2500 });
     const first = await send('checkout.session.completed', session);
-    const second = await send('payment_intent.succeeded', paymentIntent({ id: session.payment_intent as string, metadata: ids, amount: 2500 }));
+    const second = await send(
+      'payment_intent.succeeded',
+      paymentIntent({ id: session.payment_intent as string, metadata: ids, amount: 2500 }),
+    );
     expect(first).toMatchObject({ status: 200, outcome: 'published:payments.completed' });
     expect(second).toMatchObject({ status: 200, outcome: 'duplicate_transition' });
     expect(await stored(first.id)).toBe('published:payments.completed');
@@ -77,7 +95,14 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     expect(published[0]).toMatchObject({
       topic: 'payments.completed',
       type: 'payments.completed',
-      payload: { ...ids, session_id: session.id, payment_intent_id: session.payment_intent, amount: 2500, currency: 'usd', status: 'succeeded' },
+      payload: {
+        ...ids,
+        session_id: session.id,
+        payment_intent_id: session.payment_intent,
+        amount: 2500,
+        currency: 'usd',
+        status: 'succeeded',
+      },
       headers: { stripe_event_id: first.id, ce_source: 'paymentsctl/webhook-serve' },
     });
     expect(await payment(tripId)).toMatchObject({
@@ -95,13 +120,19 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     const tripId = unique('trip');
     const ids = { trip_id: tripId, user_id: 'rider-2', driver_id: 'driver-2' };
     const session = checkoutSession({ metadata: ids });
-    expect((await send('payment_intent.succeeded', paymentIntent({ id: session.payment_intent as string, metadata: ids }))).outcome).toBe('published:payments.completed');
+    expect((await send('payment_intent.succeeded', paymentIntent({ id: session.payment_intent as string, metadata: ids }))).outcome).toBe(
+      'published:payments.completed',
+    );
     expect((await send('checkout.session.completed', session)).outcome).toBe('duplicate_transition');
     const published = await events(tripId);
     expect(published.map((e) => e.topic)).toEqual(['payments.completed']);
     expect(published[0]!.payload).toMatchObject(ids);
     // The later event moved nothing, but the row learnt the session it belongs to.
-    expect(await payment(tripId)).toMatchObject({ status: 'succeeded', stripe_payment_intent_id: session.payment_intent, stripe_checkout_session_id: session.id });
+    expect(await payment(tripId)).toMatchObject({
+      status: 'succeeded',
+      stripe_payment_intent_id: session.payment_intent,
+      stripe_checkout_session_id: session.id,
+    });
   });
 
   it('a session the worker created: the pending row moves to succeeded and the event carries what the row knows', async () => {
@@ -109,7 +140,11 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     const session = checkoutSession({ metadata: { trip_id: tripId, user_id: 'rider-w', driver_id: 'driver-w' } });
     await workerCheckoutRow(tripId, session.id);
     expect((await send('checkout.session.completed', session)).outcome).toBe('published:payments.completed');
-    expect(await payment(tripId)).toMatchObject({ status: 'succeeded', stripe_payment_intent_id: session.payment_intent, stripe_checkout_session_id: session.id });
+    expect(await payment(tripId)).toMatchObject({
+      status: 'succeeded',
+      stripe_payment_intent_id: session.payment_intent,
+      stripe_checkout_session_id: session.id,
+    });
     // The row's own metadata (the checkout URL) is kept; nothing of it leaks into the event.
     expect((await payment(tripId)).metadata).toMatchObject({ checkout_url: 'http://pay/x' });
     expect((await events(tripId))[0]!.payload).not.toHaveProperty('checkout_url');
@@ -131,13 +166,24 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     const orderId = unique('order');
     const intent = paymentIntent({ metadata: { order_id: orderId } });
     expect((await send('payment_intent.succeeded', intent)).outcome).toBe('published:payments.completed');
-    const late = await send('payment_intent.payment_failed', { ...intent, status: 'requires_payment_method', last_payment_error: { code: 'card_declined', message: 'declined' } });
+    const late = await send('payment_intent.payment_failed', {
+      ...intent,
+      status: 'requires_payment_method',
+      last_payment_error: { code: 'card_declined', message: 'declined' },
+    });
     expect(late).toMatchObject({ status: 200, outcome: 'stale' });
     expect((await payment(orderId)).status).toBe('succeeded');
 
     const tripId = unique('trip');
     const ids = { trip_id: tripId, user_id: 'r', driver_id: 'd' };
-    expect((await send('checkout.session.expired', checkoutSession({ metadata: ids, paymentIntent: null, paymentStatus: 'unpaid', status: 'expired' }))).outcome).toBe('published:payments.failed');
+    expect(
+      (
+        await send(
+          'checkout.session.expired',
+          checkoutSession({ metadata: ids, paymentIntent: null, paymentStatus: 'unpaid', status: 'expired' }),
+        )
+      ).outcome,
+    ).toBe('published:payments.failed');
     expect((await send('checkout.session.async_payment_succeeded', checkoutSession({ metadata: ids }))).outcome).toBe('stale');
     expect((await payment(tripId)).status).toBe('failed');
     expect((await events(orderId)).map((e) => e.topic)).toEqual(['payments.completed']);
@@ -152,8 +198,20 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
       lastPaymentError: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
     });
     expect((await send('payment_intent.payment_failed', intent)).outcome).toBe('published:payments.failed');
-    expect((await events(orderId))[0]!.payload).toMatchObject({ order_id: orderId, code: 'card_declined', decline_code: 'insufficient_funds', reason: 'Your card has insufficient funds.', amount: 1999 });
-    expect(await payment(orderId)).toMatchObject({ kind: 'payment_intent', status: 'failed', idempotency_key: `pi:${orderId}`, failure_code: 'insufficient_funds', failure_message: 'Your card has insufficient funds.' });
+    expect((await events(orderId))[0]!.payload).toMatchObject({
+      order_id: orderId,
+      code: 'card_declined',
+      decline_code: 'insufficient_funds',
+      reason: 'Your card has insufficient funds.',
+      amount: 1999,
+    });
+    expect(await payment(orderId)).toMatchObject({
+      kind: 'payment_intent',
+      status: 'failed',
+      idempotency_key: `pi:${orderId}`,
+      failure_code: 'insufficient_funds',
+      failure_message: 'Your card has insufficient funds.',
+    });
   });
 
   it("a declined attempt inside a worker's Checkout Session is not final: the row keeps waiting and nothing is announced", async () => {
@@ -176,11 +234,20 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     const full = charge({ paymentIntent: intent.id, metadata: { order_id: orderId }, amount: 1000 });
     expect((await send('charge.refunded', full)).outcome).toBe('published:payments.refunded');
     expect((await send('charge.refunded', full)).outcome).toBe('duplicate_transition');
-    expect((await send('charge.refunded', charge({ paymentIntent: intent.id, metadata: { order_id: orderId }, amount: 1000, refunded: 300 }))).outcome).toBe('partial_refund');
+    expect(
+      (await send('charge.refunded', charge({ paymentIntent: intent.id, metadata: { order_id: orderId }, amount: 1000, refunded: 300 })))
+        .outcome,
+    ).toBe('partial_refund');
     expect((await payment(orderId)).status).toBe('refunded');
     const published = await events(orderId);
     expect(published.map((e) => e.topic)).toEqual(['payments.completed', 'payments.refunded']);
-    expect(published[1]!.payload).toMatchObject({ order_id: orderId, payment_intent_id: intent.id, charge_id: full.id, amount: 1000, currency: 'usd' });
+    expect(published[1]!.payload).toMatchObject({
+      order_id: orderId,
+      payment_intent_id: intent.id,
+      charge_id: full.id,
+      amount: 1000,
+      currency: 'usd',
+    });
   });
 
   it('a charge refunded without metadata is matched to its payment by the PaymentIntent id', async () => {
@@ -196,11 +263,20 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
     await pool.query(`INSERT INTO payments (aggregate_id, kind, status) VALUES ($1, 'payment_intent', 'cancelled')`, [orderId]);
     const intent = paymentIntent({ metadata: { order_id: orderId }, amount: 1500 });
     expect((await send('payment_intent.succeeded', intent)).outcome).toBe('published:payments.completed');
-    expect(await payment(orderId)).toMatchObject({ status: 'succeeded', amount: 1500, currency: 'usd', idempotency_key: `pi:${orderId}`, stripe_payment_intent_id: intent.id });
+    expect(await payment(orderId)).toMatchObject({
+      status: 'succeeded',
+      amount: 1500,
+      currency: 'usd',
+      idempotency_key: `pi:${orderId}`,
+      stripe_payment_intent_id: intent.id,
+    });
     // Two topics: no order between them (each keeps its own per-key order).
     const published = await events(orderId);
     expect(published.map((e) => e.topic).sort()).toEqual(['orders.cancelled', 'payments.completed']);
-    expect(published.find((e) => e.topic === 'orders.cancelled')!.payload).toEqual({ order_id: orderId, reason: 'cancelled_before_payment' });
+    expect(published.find((e) => e.topic === 'orders.cancelled')!.payload).toEqual({
+      order_id: orderId,
+      reason: 'cancelled_before_payment',
+    });
   });
 
   it('missing metadata: 2xx, recorded as missing_metadata, no row, no event, a metric per missing field', async () => {
@@ -235,7 +311,11 @@ describe('webhook-serve: verified events → payments row + pipeline event, in o
         const ids = { trip_id: tripId, user_id: 'r', driver_id: 'd' };
         const session = checkoutSession({ metadata: ids });
         const intent = paymentIntent({ id: session.payment_intent as string, metadata: ids });
-        return [send('checkout.session.completed', session), send('payment_intent.succeeded', intent), send('payment_intent.succeeded', intent)];
+        return [
+          send('checkout.session.completed', session),
+          send('payment_intent.succeeded', intent),
+          send('payment_intent.succeeded', intent),
+        ];
       }),
     );
     const { rows } = await pool.query(`SELECT key, count(*)::int AS n FROM outbox WHERE key = ANY($1) GROUP BY key`, [trips]);

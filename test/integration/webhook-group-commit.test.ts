@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { startWebhookService, type RunningWebhookService } from '../../src/webhook/service.js';
@@ -20,7 +20,15 @@ describe('webhook-serve group commit: events that arrive together commit togethe
     db = await createTestDatabase();
     pool = testPool(db.url);
     // Two connections: one transaction of events in flight at a time, so arrivals queue behind it.
-    service = await startWebhookService({ databaseUrl: db.url, brokers: kafkaBrokers.split(','), secrets: [SECRET], host: '127.0.0.1', port: 0, poolSize: 2, log: createLogger({ level: 'silent' }) });
+    service = await startWebhookService({
+      databaseUrl: db.url,
+      brokers: kafkaBrokers.split(','),
+      secrets: [SECRET],
+      host: '127.0.0.1',
+      port: 0,
+      poolSize: 2,
+      log: createLogger({ level: 'silent' }),
+    });
     hook = `${service.url}/webhook/stripe`;
   });
   afterAll(async () => {
@@ -41,7 +49,10 @@ describe('webhook-serve group commit: events that arrive together commit togethe
   /** Runs `send` while the one transaction lane is held up by a locked payments row, then lets it go. */
   async function behindABlockedTransaction(send: () => Promise<{ status: number }>[]) {
     const blockedTrip = trip();
-    await pool.query(`INSERT INTO payments (aggregate_id, kind, status, amount, currency, idempotency_key) VALUES ($1, 'checkout_session', 'pending', 100, 'usd', $2)`, [blockedTrip, `cs:${blockedTrip}`]);
+    await pool.query(
+      `INSERT INTO payments (aggregate_id, kind, status, amount, currency, idempotency_key) VALUES ($1, 'checkout_session', 'pending', 100, 'usd', $2)`,
+      [blockedTrip, `cs:${blockedTrip}`],
+    );
     const holder = await pool.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM payments WHERE aggregate_id = $1 FOR UPDATE', [blockedTrip]);
@@ -49,9 +60,15 @@ describe('webhook-serve group commit: events that arrive together commit togethe
     const blocked = deliver(hook, paid(blockedTrip), SECRET);
     let replies: Promise<{ status: number }>[];
     try {
-      await waitFor('the first delivery to wait on the row', async () => (await metric('paymentsctl_webhook_verified_total')) === verifiedBefore + 1);
+      await waitFor(
+        'the first delivery to wait on the row',
+        async () => (await metric('paymentsctl_webhook_verified_total')) === verifiedBefore + 1,
+      );
       replies = send();
-      await waitFor('the others to queue', async () => (await metric('paymentsctl_webhook_verified_total')) === verifiedBefore + 1 + replies.length);
+      await waitFor(
+        'the others to queue',
+        async () => (await metric('paymentsctl_webhook_verified_total')) === verifiedBefore + 1 + replies.length,
+      );
     } finally {
       await holder.query('COMMIT');
       holder.release();
@@ -71,7 +88,10 @@ describe('webhook-serve group commit: events that arrive together commit togethe
     expect((await metric('paymentsctl_webhook_batch_events_sum')) - eventsBefore).toBe(7);
     const { rows } = await pool.query('SELECT key FROM outbox WHERE key = ANY($1) ORDER BY key', [trips]);
     expect(rows.map((r) => r.key)).toEqual([...trips].sort());
-    const { rows: payments } = await pool.query(`SELECT count(*)::int AS n FROM payments WHERE aggregate_id = ANY($1) AND status = 'succeeded'`, [trips]);
+    const { rows: payments } = await pool.query(
+      `SELECT count(*)::int AS n FROM payments WHERE aggregate_id = ANY($1) AND status = 'succeeded'`,
+      [trips],
+    );
     expect(payments[0].n).toBe(6);
   });
 
@@ -87,10 +107,17 @@ describe('webhook-serve group commit: events that arrive together commit togethe
       metadata: { trip_id: t, user_id: 'u', driver_id: 'd' },
       status: 'succeeded',
     });
-    const replies = await behindABlockedTransaction(() => [deliver(hook, event, SECRET), deliver(hook, event, SECRET), deliver(hook, intent, SECRET)]);
+    const replies = await behindABlockedTransaction(() => [
+      deliver(hook, event, SECRET),
+      deliver(hook, event, SECRET),
+      deliver(hook, intent, SECRET),
+    ]);
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
     expect((await pool.query('SELECT count(*)::int AS n FROM outbox WHERE key = $1', [t])).rows[0].n).toBe(1);
-    expect((await pool.query('SELECT count(*)::int AS n FROM webhook_events WHERE stripe_event_id = ANY($1)', [[event.id, intent.id]])).rows[0].n).toBe(2);
+    expect(
+      (await pool.query('SELECT count(*)::int AS n FROM webhook_events WHERE stripe_event_id = ANY($1)', [[event.id, intent.id]])).rows[0]
+        .n,
+    ).toBe(2);
   });
 
   it('one event that cannot be recorded fails alone (5xx, Stripe retries it); the others in its transaction are recorded', async () => {

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { startWebhookService, type RunningWebhookService } from '../../src/webhook/service.js';
@@ -24,7 +24,15 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
   beforeAll(async () => {
     db = await createTestDatabase();
     pool = testPool(db.url);
-    service = await startWebhookService({ databaseUrl: db.url, brokers: kafkaBrokers.split(','), secrets: [SECRET], host: '127.0.0.1', port: 0, maxBodyBytes: MAX_BODY, log: silent });
+    service = await startWebhookService({
+      databaseUrl: db.url,
+      brokers: kafkaBrokers.split(','),
+      secrets: [SECRET],
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: MAX_BODY,
+      log: silent,
+    });
     hook = `${service.url}/webhook/stripe`;
   });
   afterAll(async () => {
@@ -39,7 +47,10 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
   /** A paid Checkout Session event for a new trip, as a string exactly as it will be signed. */
   function paidSession(): { event: Record<string, unknown>; payload: string; tripId: string } {
     const tripId = `trip-sec-${++trip}`;
-    const event = stripeEvent('checkout.session.completed', checkoutSession({ metadata: { trip_id: tripId, user_id: 'u-1', driver_id: 'd-1' } }));
+    const event = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession({ metadata: { trip_id: tripId, user_id: 'u-1', driver_id: 'd-1' } }),
+    );
     return { event, payload: JSON.stringify(event), tripId };
   }
 
@@ -67,15 +78,50 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
       ['forged signature', 400, 'bad_signature', () => post(hook, payload, { 'stripe-signature': `t=${now()},v1=${'0'.repeat(64)}` })],
       ['a field of the body changed', 400, 'bad_signature', () => post(hook, tampered, { 'stripe-signature': signed })],
       ['one byte of the body changed', 400, 'bad_signature', () => post(hook, oneByte, { 'stripe-signature': signed })],
-      ['stale timestamp', 400, 'stale_timestamp', () => post(hook, payload, { 'stripe-signature': stripeSignature(payload, SECRET, now() - 301) })],
-      ['far-future timestamp', 400, 'stale_timestamp', () => post(hook, payload, { 'stripe-signature': stripeSignature(payload, SECRET, now() + 3600) })],
+      [
+        'stale timestamp',
+        400,
+        'stale_timestamp',
+        () => post(hook, payload, { 'stripe-signature': stripeSignature(payload, SECRET, now() - 301) }),
+      ],
+      [
+        'far-future timestamp',
+        400,
+        'stale_timestamp',
+        () => post(hook, payload, { 'stripe-signature': stripeSignature(payload, SECRET, now() + 3600) }),
+      ],
       ['missing header', 400, 'missing_header', () => post(hook, payload)],
-      ['header with only v0', 400, 'no_v1_signature', () => post(hook, payload, { 'stripe-signature': `t=${now()},v0=${hmac(payload, SECRET, now())}` })],
-      ['valid signature made with another secret', 400, 'bad_signature', () => post(hook, payload, { 'stripe-signature': stripeSignature(payload, OTHER) })],
+      [
+        'header with only v0',
+        400,
+        'no_v1_signature',
+        () => post(hook, payload, { 'stripe-signature': `t=${now()},v0=${hmac(payload, SECRET, now())}` }),
+      ],
+      [
+        'valid signature made with another secret',
+        400,
+        'bad_signature',
+        () => post(hook, payload, { 'stripe-signature': stripeSignature(payload, OTHER) }),
+      ],
       ['garbage header', 400, 'malformed_header', () => post(hook, payload, { 'stripe-signature': 'v1=abc,t=yesterday' })],
-      ['oversized body, validly signed', 413, 'body_too_large', () => post(hook, big, { 'stripe-signature': stripeSignature(big, SECRET) })],
-      ['validly signed body that is not JSON', 400, 'invalid_payload', () => post(hook, notJson, { 'stripe-signature': stripeSignature(notJson, SECRET) })],
-      ['validly signed JSON that is not an event', 400, 'invalid_payload', () => post(hook, notAnEvent, { 'stripe-signature': stripeSignature(notAnEvent, SECRET) })],
+      [
+        'oversized body, validly signed',
+        413,
+        'body_too_large',
+        () => post(hook, big, { 'stripe-signature': stripeSignature(big, SECRET) }),
+      ],
+      [
+        'validly signed body that is not JSON',
+        400,
+        'invalid_payload',
+        () => post(hook, notJson, { 'stripe-signature': stripeSignature(notJson, SECRET) }),
+      ],
+      [
+        'validly signed JSON that is not an event',
+        400,
+        'invalid_payload',
+        () => post(hook, notAnEvent, { 'stripe-signature': stripeSignature(notAnEvent, SECRET) }),
+      ],
     ];
   }
 
@@ -87,7 +133,15 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
     }
     expect(await recorded()).toEqual({ outbox: 0, webhookEvents: 0, payments: 0 });
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    for (const reason of ['bad_signature', 'stale_timestamp', 'missing_header', 'no_v1_signature', 'malformed_header', 'body_too_large', 'invalid_payload']) {
+    for (const reason of [
+      'bad_signature',
+      'stale_timestamp',
+      'missing_header',
+      'no_v1_signature',
+      'malformed_header',
+      'body_too_large',
+      'invalid_payload',
+    ]) {
       expect(metrics, reason).toMatch(new RegExp(`paymentsctl_webhook_rejected_total\\{reason="${reason}"[^}]*\\} [1-9]`));
     }
   });
@@ -148,14 +202,23 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
 
   it('secret rotation: during the overlap both secrets verify, alone or side by side in one header', async () => {
     const NEW = 'whsec_security_suite_rotated_secret';
-    const rotating = await startWebhookService({ databaseUrl: db.url, brokers: kafkaBrokers.split(','), secrets: [NEW, SECRET], host: '127.0.0.1', port: 0, log: silent });
+    const rotating = await startWebhookService({
+      databaseUrl: db.url,
+      brokers: kafkaBrokers.split(','),
+      secrets: [NEW, SECRET],
+      host: '127.0.0.1',
+      port: 0,
+      log: silent,
+    });
     try {
       const url = `${rotating.url}/webhook/stripe`;
       expect((await deliver(url, paidSession().event, SECRET)).status).toBe(200);
       expect((await deliver(url, paidSession().event, NEW)).status).toBe(200);
       const { payload } = paidSession();
       const t = now();
-      expect((await post(url, payload, { 'stripe-signature': `t=${t},v1=${hmac(payload, SECRET, t)},v1=${hmac(payload, NEW, t)}` })).status).toBe(200);
+      expect(
+        (await post(url, payload, { 'stripe-signature': `t=${t},v1=${hmac(payload, SECRET, t)},v1=${hmac(payload, NEW, t)}` })).status,
+      ).toBe(200);
       expect((await deliver(url, paidSession().event, OTHER)).status).toBe(400);
       // After the overlap the old secret is removed, and what it signs is refused.
       expect((await deliver(hook, paidSession().event, NEW)).status).toBe(400);
@@ -166,7 +229,14 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
   });
 
   it('without a secret: 503 on the path and nothing recorded, while /healthz answers; /readyz follows the database and Kafka', async () => {
-    const unconfigured = await startWebhookService({ databaseUrl: db.url, brokers: ['127.0.0.1:1'], secrets: [], host: '127.0.0.1', port: 0, log: silent });
+    const unconfigured = await startWebhookService({
+      databaseUrl: db.url,
+      brokers: ['127.0.0.1:1'],
+      secrets: [],
+      host: '127.0.0.1',
+      port: 0,
+      log: silent,
+    });
     try {
       const { event } = paidSession();
       const reply = await deliver(`${unconfigured.url}/webhook/stripe`, event, SECRET);
@@ -199,11 +269,18 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
     try {
       const messages = await consumeUntil(kafkaBrokers, topic, (m) => m.length >= 1, 60_000);
       // Everything the publisher had was sent once the outbox is empty of unpublished rows.
-      const { rows } = await pool.query('SELECT count(*)::int AS total, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM outbox');
+      const { rows } = await pool.query(
+        'SELECT count(*)::int AS total, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM outbox',
+      );
       expect(rows[0]).toEqual({ total: 1, unpublished: 0 });
       expect(messages.map((m) => m.key)).toEqual([genuine.tripId]);
       expect(messages[0]!.headers).toMatchObject({ ce_type: 'payments.completed', stripe_event_id: genuine.event.id });
-      expect(JSON.parse(messages[0]!.value)).toMatchObject({ trip_id: genuine.tripId, user_id: 'u-1', driver_id: 'd-1', status: 'succeeded' });
+      expect(JSON.parse(messages[0]!.value)).toMatchObject({
+        trip_id: genuine.tripId,
+        user_id: 'u-1',
+        driver_id: 'd-1',
+        status: 'succeeded',
+      });
     } finally {
       await publisher.kill('SIGTERM');
     }

@@ -32,7 +32,8 @@ describe('worker: three replicas, one SIGKILLed mid-run, Stripe faults on', () =
       payment_method: i % 5 === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa',
     }));
     const declined = new Set(orders.filter((o) => o.payment_method !== 'pm_card_visa').map((o) => o.order_id));
-    const settledCount = async () => Number((await pipeline.pool.query(`SELECT count(*) FROM payments WHERE status IN ('succeeded', 'failed')`)).rows[0].count);
+    const settledCount = async () =>
+      Number((await pipeline.pool.query(`SELECT count(*) FROM payments WHERE status IN ('succeeded', 'failed')`)).rows[0].count);
 
     for (let i = 0; i < ORDERS; i += 50) await pipeline.placeOrders(orders.slice(i, i + 50));
     // Kill one replica while the orders are being charged.
@@ -57,7 +58,11 @@ describe('worker: three replicas, one SIGKILLed mid-run, Stripe faults on', () =
       expect(inFailed, order.order_id).toBe(declined.has(order.order_id));
     }
     // Every decline was compensated.
-    for (const id of declined) expect(cancelled.some((m) => m.key === id), id).toBe(true);
+    for (const id of declined)
+      expect(
+        cancelled.some((m) => m.key === id),
+        id,
+      ).toBe(true);
 
     const { rows } = await pipeline.pool.query<{ aggregate_id: string; status: string }>('SELECT aggregate_id, status FROM payments');
     const succeededRows = rows.filter((r) => r.status === 'succeeded').map((r) => r.aggregate_id);
@@ -75,7 +80,9 @@ describe('worker: three replicas, one SIGKILLed mid-run, Stripe faults on', () =
       duplicates += await worker.metric('paymentsctl_worker_messages_processed_total', { result: 'duplicate' });
       retried += await worker.metric('paymentsctl_worker_messages_retried_total');
     }
-    console.log(`worker crash run: ${ORDERS} orders, 1 worker SIGKILLed, ${retried} retries (survivors), ${duplicates} duplicate deliveries absorbed`);
+    console.log(
+      `worker crash run: ${ORDERS} orders, 1 worker SIGKILLed, ${retried} retries (survivors), ${duplicates} duplicate deliveries absorbed`,
+    );
   });
 });
 

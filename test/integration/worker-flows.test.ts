@@ -25,7 +25,9 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
   }
 
   it('charges a placed order once and announces payments.completed', async () => {
-    await pipeline.placeOrders([{ order_id: 'ord-ok-1', amount: 2599, currency: 'USD', payment_method: 'pm_card_visa', customer: 'cus_reader' }]);
+    await pipeline.placeOrders([
+      { order_id: 'ord-ok-1', amount: 2599, currency: 'USD', payment_method: 'pm_card_visa', customer: 'cus_reader' },
+    ]);
     const completed = await pipeline.read('payments.completed', forKey('ord-ok-1'));
     const event = completed.find((m) => m.key === 'ord-ok-1')!;
     expect(event.headers.ce_type).toBe('payments.completed');
@@ -34,14 +36,21 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     expect(String(data.payment_intent_id)).toMatch(/^pi_/);
 
     const row = await paymentRow('ord-ok-1');
-    expect(row).toMatchObject({ status: 'succeeded', kind: 'payment_intent', idempotency_key: 'pi:ord-ok-1', stripe_payment_intent_id: data.payment_intent_id });
+    expect(row).toMatchObject({
+      status: 'succeeded',
+      kind: 'payment_intent',
+      idempotency_key: 'pi:ord-ok-1',
+      stripe_payment_intent_id: data.payment_intent_id,
+    });
     expect((await pipeline.charges()).byOrder['ord-ok-1']).toBe(1);
     const inbox = await pipeline.pool.query(`SELECT count(*)::int AS n FROM processed_messages WHERE consumer = 'worker.payments'`);
     expect(inbox.rows[0].n).toBeGreaterThanOrEqual(1);
   });
 
   it('records a decline as payments.failed with its code, and the saga releases the order', async () => {
-    await pipeline.placeOrders([{ order_id: 'ord-declined', amount: 1200, currency: 'eur', payment_method: 'pm_card_chargeDeclinedInsufficientFunds' }]);
+    await pipeline.placeOrders([
+      { order_id: 'ord-declined', amount: 1200, currency: 'eur', payment_method: 'pm_card_chargeDeclinedInsufficientFunds' },
+    ]);
     const failed = await pipeline.read('payments.failed', forKey('ord-declined'));
     expect(parseValue(failed.find((m) => m.key === 'ord-declined')!)).toMatchObject({
       order_id: 'ord-declined',
@@ -85,7 +94,9 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
   });
 
   it('a cancellation that overtakes the order stops the charge', async () => {
-    await pipeline.emit('orders.cancelled', [{ key: 'ord-early-cancel', data: { order_id: 'ord-early-cancel', reason: 'customer_request' } }]);
+    await pipeline.emit('orders.cancelled', [
+      { key: 'ord-early-cancel', data: { order_id: 'ord-early-cancel', reason: 'customer_request' } },
+    ]);
     await waitFor('the tombstone', async () => (await paymentRow('ord-early-cancel'))?.status === 'cancelled');
     await pipeline.placeOrders([{ order_id: 'ord-early-cancel', amount: 999, currency: 'usd', payment_method: 'pm_card_visa' }]);
     await waitFor('the order to be consumed', async () => {
@@ -101,20 +112,37 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
       { key: 'trip-1', data: { trip_id: 'trip-1', user_id: 'rider-7', driver_id: 'driver-3', amount: 1999, currency: 'usd' } },
       { key: 'trip-2', data: { trip_id: 'trip-2', user_id: 'rider-8', driver_id: 'driver-4', amount: 500, currency: 'jpy' } },
     ]);
-    const created = await pipeline.read('payments.checkout_session_created', (messages) => forKey('trip-1')(messages) && forKey('trip-2')(messages));
+    const created = await pipeline.read(
+      'payments.checkout_session_created',
+      (messages) => forKey('trip-1')(messages) && forKey('trip-2')(messages),
+    );
     const trip1 = parseValue(created.find((m) => m.key === 'trip-1')!);
-    expect(trip1).toMatchObject({ trip_id: 'trip-1', user_id: 'rider-7', driver_id: 'driver-3', amount: 19.99, amount_minor: 1999, currency: 'usd' });
+    expect(trip1).toMatchObject({
+      trip_id: 'trip-1',
+      user_id: 'rider-7',
+      driver_id: 'driver-3',
+      amount: 19.99,
+      amount_minor: 1999,
+      currency: 'usd',
+    });
     expect(String(trip1.session_id)).toMatch(/^cs_/);
     expect(String(trip1.url)).toMatch(/^http/);
     expect(parseValue(created.find((m) => m.key === 'trip-2')!)).toMatchObject({ amount: 500, amount_minor: 500, currency: 'jpy' });
 
-    const session = (await (await fetch(`${pipeline.emulator.url}/v1/checkout/sessions/${trip1.session_id}`, { headers: { authorization: 'Bearer sk_test_x' } })).json()) as {
+    const session = (await (
+      await fetch(`${pipeline.emulator.url}/v1/checkout/sessions/${trip1.session_id}`, { headers: { authorization: 'Bearer sk_test_x' } })
+    ).json()) as {
       metadata: Record<string, string>;
       amount_total: number;
     };
     expect(session.metadata).toMatchObject({ trip_id: 'trip-1', user_id: 'rider-7', driver_id: 'driver-3' });
     expect(session.amount_total).toBe(1999);
-    expect(await paymentRow('trip-1')).toMatchObject({ status: 'pending', kind: 'checkout_session', stripe_checkout_session_id: trip1.session_id, idempotency_key: 'cs:trip-1' });
+    expect(await paymentRow('trip-1')).toMatchObject({
+      status: 'pending',
+      kind: 'checkout_session',
+      stripe_checkout_session_id: trip1.session_id,
+      idempotency_key: 'cs:trip-1',
+    });
   });
 
   it('exits 3 when it cannot join its consumer group, instead of running unready for ever', { timeout: 60_000 }, async () => {

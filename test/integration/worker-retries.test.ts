@@ -16,7 +16,17 @@ describe('worker: broker-level retries and dead letters', () => {
 
   // Short delays keep the suite quick; the schedule itself is what is under test.
   const startWorker = async (args: string[] = []) => {
-    const worker = await pipeline.startWorker(['--handlers', 'payments', '--retry-delays', '300ms,600ms,900ms', '--stripe-timeout', '1s', '--session-timeout', '6s', ...args]);
+    const worker = await pipeline.startWorker([
+      '--handlers',
+      'payments',
+      '--retry-delays',
+      '300ms,600ms,900ms',
+      '--stripe-timeout',
+      '1s',
+      '--session-timeout',
+      '6s',
+      ...args,
+    ]);
     workers.push(worker);
     return worker;
   };
@@ -107,13 +117,20 @@ describe('worker: broker-level retries and dead letters', () => {
       topic: `${pipeline.prefix}orders.placed`,
       messages: [
         { key: 'poison-json', value: '{"order_id": "poison-json", amount' },
-        { key: 'poison-schema', value: JSON.stringify({ order_id: 'poison-schema', amount: -5, currency: 'dollars' }), headers: { ce_id: 'poison-schema-1' } },
+        {
+          key: 'poison-schema',
+          value: JSON.stringify({ order_id: 'poison-schema', amount: -5, currency: 'dollars' }),
+          headers: { ce_id: 'poison-schema-1' },
+        },
       ],
     });
     await producer.disconnect();
     await pipeline.placeOrders([{ order_id: 'ord-after-poison', amount: 1900, currency: 'usd', payment_method: 'pm_card_visa' }]);
     await pipeline.read('payments.completed', forKey('ord-after-poison'));
-    const dead = await pipeline.read('orders.placed.dlq', (messages) => forKey('poison-json')(messages) && forKey('poison-schema')(messages));
+    const dead = await pipeline.read(
+      'orders.placed.dlq',
+      (messages) => forKey('poison-json')(messages) && forKey('poison-schema')(messages),
+    );
     const json = dead.find((m) => m.key === 'poison-json')!;
     expect(json.headers).toMatchObject({ [FailureHeaders.deadLetterReason]: 'invalid_message', [FailureHeaders.attempts]: '1' });
     expect(json.headers[FailureHeaders.error]).toMatch(/not JSON/);

@@ -73,9 +73,7 @@ describe('configuration', () => {
 
 describe('redact', () => {
   it('masks URL passwords, Stripe keys, webhook secrets and registered secret values', () => {
-    const text = redact(
-      'postgres://app:s3cr3t-pw@db:5432/x sk_live_51HxYz whsec_abcDEF123 postgresql://u:p%40ss@h/db?password=topsecret',
-    );
+    const text = redact('postgres://app:s3cr3t-pw@db:5432/x sk_live_51HxYz whsec_abcDEF123 postgresql://u:p%40ss@h/db?password=topsecret');
     expect(text).not.toMatch(/s3cr3t-pw|51HxYz|abcDEF123|p%40ss|topsecret/);
     expect(text).toContain('postgres://app:***@db:5432/x');
 

@@ -85,14 +85,24 @@ describe('checkInvariants', () => {
   });
 
   it('names an order charged twice', () => {
-    const [check, ...rest] = failed(evidence({ charges: new Map([['a', 2], ['b', 1]]) }));
+    const [check, ...rest] = failed(
+      evidence({
+        charges: new Map([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      }),
+    );
     expect(check?.name).toBe('at most one successful charge per order');
     expect(check?.detail).toContain('a (2 charges)');
     expect(rest).toEqual([]);
   });
 
   it('names an order without a terminal outcome, and one with no payment at all', () => {
-    const statuses = new Map<string, PaymentStatus>([['a', 'succeeded'], ['b', 'requires_action']]);
+    const statuses = new Map<string, PaymentStatus>([
+      ['a', 'succeeded'],
+      ['b', 'requires_action'],
+    ]);
     const names = failed(evidence({ statuses, charges: new Map([['a', 1]]), compensations: new Map() })).map((c) => c.name);
     expect(names).toContain('every order reached exactly one terminal outcome');
     const detail = failed(evidence({ statuses, charges: new Map([['a', 1]]), compensations: new Map() }))[0]!.detail;
@@ -102,12 +112,29 @@ describe('checkInvariants', () => {
 
   it('fails a declined order that was never released, and a paid order that was', () => {
     expect(failed(evidence({ compensations: new Map() })).map((c) => c.name)).toEqual(['every declined order was compensated']);
-    expect(failed(evidence({ compensations: new Map([['a', 1], ['c', 1]]) })).map((c) => c.name)).toEqual(['no paid order was released']);
+    expect(
+      failed(
+        evidence({
+          compensations: new Map([
+            ['a', 1],
+            ['c', 1],
+          ]),
+        }),
+      ).map((c) => c.name),
+    ).toEqual(['no paid order was released']);
   });
 
   it('fails when the emulator and the payments table disagree about who paid', () => {
     // the card was charged but the table says failed: money taken, order released
-    const names = failed(evidence({ charges: new Map([['a', 1], ['b', 1], ['c', 1]]) })).map((c) => c.name);
+    const names = failed(
+      evidence({
+        charges: new Map([
+          ['a', 1],
+          ['b', 1],
+          ['c', 1],
+        ]),
+      }),
+    ).map((c) => c.name);
     expect(names).toEqual(['the emulator charged exactly the orders the payments table says succeeded']);
     // the table says succeeded but nothing was charged
     expect(failed(evidence({ charges: new Map([['a', 1]]) })).map((c) => c.name)).toEqual([
@@ -116,13 +143,23 @@ describe('checkInvariants', () => {
   });
 
   it('counts a refunded payment as charged', () => {
-    expect(failed(evidence({ statuses: new Map<string, PaymentStatus>([['a', 'refunded'], ['b', 'succeeded'], ['c', 'failed']]) })).map((c) => c.name)).toEqual([
-      'every outcome is the one the card called for',
-    ]);
+    expect(
+      failed(
+        evidence({
+          statuses: new Map<string, PaymentStatus>([
+            ['a', 'refunded'],
+            ['b', 'succeeded'],
+            ['c', 'failed'],
+          ]),
+        }),
+      ).map((c) => c.name),
+    ).toEqual(['every outcome is the one the card called for']);
   });
 
   it('fails on leftovers: outbox backlog, dead letters, lag, crashes, missing orders', () => {
-    const names = failed(evidence({ outboxBacklog: 2, deadLetters: 1, consumerLag: 5, unexpectedExits: 1, requested: 4 })).map((c) => c.name);
+    const names = failed(evidence({ outboxBacklog: 2, deadLetters: 1, consumerLag: 5, unexpectedExits: 1, requested: 4 })).map(
+      (c) => c.name,
+    );
     expect(names).toEqual([
       'every order was placed',
       'the outbox is drained',

@@ -103,8 +103,12 @@ describe('renderDevSummary', () => {
     expect(heading).toContain('24.2 orders/s');
     expect(heading).not.toContain('chaos');
 
-    expect(text).toMatch(/^orders\s+requested 1,000 {2}placed 1,000 {2}direct 700 {2}checkout 300 {2}\(expected succeeded 820, failed 180\)$/m);
-    expect(text).toMatch(/^outcomes\s+succeeded 820 {2}failed 180 {2}cancelled 0 {2}refunded 0 {2}pending 0 {2}requires_action 0 {2}missing 0$/m);
+    expect(text).toMatch(
+      /^orders\s+requested 1,000 {2}placed 1,000 {2}direct 700 {2}checkout 300 {2}\(expected succeeded 820, failed 180\)$/m,
+    );
+    expect(text).toMatch(
+      /^outcomes\s+succeeded 820 {2}failed 180 {2}cancelled 0 {2}refunded 0 {2}pending 0 {2}requires_action 0 {2}missing 0$/m,
+    );
     expect(text).toMatch(/^compensated\s+180$/m);
     expect(text).toMatch(/^emulator\s+orders charged 820 {2}successful charges 820 {2}double-charged none$/m);
     expect(text).toMatch(/^pipeline\s+outbox backlog 0 {2}consumer lag 0 {2}dlq 0 {2}retries 14$/m);

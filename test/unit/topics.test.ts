@@ -5,11 +5,21 @@ describe('planned topics', () => {
   it('has the seed topics, the added ones, and retry and dead-letter topics for each consumed topic', () => {
     const topics = plannedTopics({ partitions: 6, replicationFactor: 1 });
     const names = topics.map((t) => t.name);
-    for (const name of ['orders.placed', 'payments.completed', 'payments.failed', 'orders.cancelled', 'payments.refunded', 'checkout.requested', 'payments.checkout_session_created']) {
+    for (const name of [
+      'orders.placed',
+      'payments.completed',
+      'payments.failed',
+      'orders.cancelled',
+      'payments.refunded',
+      'checkout.requested',
+      'payments.checkout_session_created',
+    ]) {
       expect(names).toContain(name);
     }
     for (const consumed of CONSUMED_TOPICS) {
-      expect(names).toEqual(expect.arrayContaining([`${consumed}.retry.1`, `${consumed}.retry.2`, `${consumed}.retry.3`, `${consumed}.dlq`]));
+      expect(names).toEqual(
+        expect.arrayContaining([`${consumed}.retry.1`, `${consumed}.retry.2`, `${consumed}.retry.3`, `${consumed}.dlq`]),
+      );
     }
     expect(names).not.toContain(`${Topics.paymentsCompleted}.dlq`);
     expect(new Set(names).size).toBe(names.length);

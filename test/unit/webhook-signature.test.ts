@@ -30,7 +30,10 @@ describe('verifySignature', () => {
     const tampered = Buffer.from(raw);
     tampered[tampered.length - 3] = tampered[tampered.length - 3]! ^ 0x01;
     expect(verifySignature(tampered, header, [SECRET], opts)).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(verifySignature(raw, stripeSignature(body, 'whsec_someone_else', NOW), [SECRET], opts)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verifySignature(raw, stripeSignature(body, 'whsec_someone_else', NOW), [SECRET], opts)).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
   });
 
   it('signs the timestamp too: replaying a signature under another timestamp fails', () => {
@@ -40,7 +43,10 @@ describe('verifySignature', () => {
 
   it('rejects timestamps outside the tolerance in the past and in the future, and accepts the edges', () => {
     for (const t of [NOW - 301, NOW + 301, NOW - 86_400, NOW + 86_400]) {
-      expect(verifySignature(raw, stripeSignature(body, SECRET, t), [SECRET], opts), String(t)).toEqual({ ok: false, reason: 'stale_timestamp' });
+      expect(verifySignature(raw, stripeSignature(body, SECRET, t), [SECRET], opts), String(t)).toEqual({
+        ok: false,
+        reason: 'stale_timestamp',
+      });
     }
     for (const t of [NOW - 300, NOW + 300, NOW]) {
       expect(verifySignature(raw, stripeSignature(body, SECRET, t), [SECRET], opts).ok, String(t)).toBe(true);
@@ -50,7 +56,13 @@ describe('verifySignature', () => {
   it('reports a missing, empty or malformed header, and a header with only v0', () => {
     expect(verifySignature(raw, undefined, [SECRET], opts)).toEqual({ ok: false, reason: 'missing_header' });
     expect(verifySignature(raw, '  ', [SECRET], opts)).toEqual({ ok: false, reason: 'missing_header' });
-    for (const header of ['garbage', `v1=${v1(body, SECRET, NOW)}`, `t=abc,v1=${v1(body, SECRET, NOW)}`, `t=${NOW},t=${NOW},v1=${v1(body, SECRET, NOW)}`, `t=-5,v1=00`]) {
+    for (const header of [
+      'garbage',
+      `v1=${v1(body, SECRET, NOW)}`,
+      `t=abc,v1=${v1(body, SECRET, NOW)}`,
+      `t=${NOW},t=${NOW},v1=${v1(body, SECRET, NOW)}`,
+      `t=-5,v1=00`,
+    ]) {
       expect(verifySignature(raw, header, [SECRET], opts), header).toEqual({ ok: false, reason: 'malformed_header' });
     }
     // v0 is Stripe's test-only scheme: even a correct v0 signature is not a v1 signature.

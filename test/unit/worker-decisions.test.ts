@@ -25,7 +25,14 @@ const topics = (d: { events?: { topic: string }[] }) => (d.events ?? []).map((e)
 
 describe('charge decisions', () => {
   const succeeded = { status: 'succeeded' as const, paymentIntentId: 'pi_1', idempotencyKey: 'pi:o1' };
-  const declined = { status: 'declined' as const, paymentIntentId: 'pi_1', code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.', idempotencyKey: 'pi:o1' };
+  const declined = {
+    status: 'declined' as const,
+    paymentIntentId: 'pi_1',
+    code: 'card_declined',
+    declineCode: 'insufficient_funds',
+    message: 'Your card has insufficient funds.',
+    idempotencyKey: 'pi:o1',
+  };
 
   it('records a first success and announces it', () => {
     const d = decideCharge(order, succeeded, undefined);
@@ -36,7 +43,11 @@ describe('charge decisions', () => {
   it('records a decline with its code and announces payments.failed', () => {
     const d = decideCharge(order, declined, undefined);
     expect(d.write).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds' });
-    expect(d.events?.[0]?.data).toMatchObject({ code: 'card_declined', decline_code: 'insufficient_funds', reason: 'Your card has insufficient funds.' });
+    expect(d.events?.[0]?.data).toMatchObject({
+      code: 'card_declined',
+      decline_code: 'insufficient_funds',
+      reason: 'Your card has insufficient funds.',
+    });
   });
   it('announces nothing twice: a row that already has its outcome stays as it is', () => {
     expect(decideCharge(order, succeeded, row('succeeded'))).toEqual({ result: 'already_recorded' });
@@ -63,12 +74,21 @@ describe('saga decisions', () => {
     const refund = { refundId: 're_1', amount: 1999 };
     const d = decideCancellation({ order_id: 'o1' }, row('succeeded'), row('succeeded'), refund);
     expect(d.write).toMatchObject({ status: 'refunded', refundId: 're_1' });
-    expect(d.events?.[0]).toMatchObject({ topic: 'payments.refunded', data: { order_id: 'o1', refund_id: 're_1', amount: 1999, currency: 'usd', payment_intent_id: 'pi_1' } });
+    expect(d.events?.[0]).toMatchObject({
+      topic: 'payments.refunded',
+      data: { order_id: 'o1', refund_id: 're_1', amount: 1999, currency: 'usd', payment_intent_id: 'pi_1' },
+    });
     expect(decideCancellation({ order_id: 'o1' }, row('succeeded'), row('refunded'), refund)).toEqual({ result: 'already_refunded' });
   });
   it('records a tombstone when the cancellation comes before any payment', () => {
-    expect(decideCancellation({ order_id: 'o1' }, undefined, undefined, undefined).write).toMatchObject({ status: 'cancelled', kind: 'payment_intent' });
-    expect(decideCancellation({ trip_id: 't1' }, undefined, undefined, undefined).write).toMatchObject({ status: 'cancelled', kind: 'checkout_session' });
+    expect(decideCancellation({ order_id: 'o1' }, undefined, undefined, undefined).write).toMatchObject({
+      status: 'cancelled',
+      kind: 'payment_intent',
+    });
+    expect(decideCancellation({ trip_id: 't1' }, undefined, undefined, undefined).write).toMatchObject({
+      status: 'cancelled',
+      kind: 'checkout_session',
+    });
   });
   it('starts over when the row moved since it was read', () => {
     expect(() => decideCancellation({ order_id: 'o1' }, undefined, row('succeeded'), undefined)).toThrow(ConcurrentPaymentWriteError);
@@ -86,10 +106,22 @@ describe('checkout decisions', () => {
   it('records a new session as pending and announces it with the major-unit amount', () => {
     const d = decideSession(request, { sessionId: 'cs_1', url: 'https://pay/cs_1', idempotencyKey: 'cs:t1' }, undefined);
     expect(d.write).toMatchObject({ status: 'pending', kind: 'checkout_session', checkoutSessionId: 'cs_1', idempotencyKey: 'cs:t1' });
-    expect(d.events?.[0]?.data).toMatchObject({ trip_id: 't1', user_id: 'u1', driver_id: 'd1', session_id: 'cs_1', amount: 19.99, amount_minor: 1999 });
+    expect(d.events?.[0]?.data).toMatchObject({
+      trip_id: 't1',
+      user_id: 'u1',
+      driver_id: 'd1',
+      session_id: 'cs_1',
+      amount: 19.99,
+      amount_minor: 1999,
+    });
   });
   it('announces the recorded session again for a repeated request, and nothing for a finished trip', () => {
-    const recorded = row('pending', { aggregateId: 't1', kind: 'checkout_session', checkoutSessionId: 'cs_1', metadata: { checkout_url: 'https://pay/cs_1' } });
+    const recorded = row('pending', {
+      aggregateId: 't1',
+      kind: 'checkout_session',
+      checkoutSessionId: 'cs_1',
+      metadata: { checkout_url: 'https://pay/cs_1' },
+    });
     const again = decideSession(request, undefined, recorded);
     expect(again.result).toBe('session_repeated');
     expect(again.write).toBeUndefined();

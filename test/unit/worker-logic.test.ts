@@ -19,7 +19,10 @@ describe('retry schedule', () => {
 describe('failure headers', () => {
   const origin = { topic: 'orders.placed', partition: 2, offset: '41', timestamp: 1_700_000_000_000 };
   it('keep the original headers and record where the message came from, how often it failed and why', () => {
-    const headers = failureHeaders({ ce_id: 'e1', ce_type: 'orders.placed' }, { origin, attempts: 1, error: 'Stripe 500', errorKind: 'transient', now: 1_700_000_001_000, dueAt: 1_700_000_002_000 });
+    const headers = failureHeaders(
+      { ce_id: 'e1', ce_type: 'orders.placed' },
+      { origin, attempts: 1, error: 'Stripe 500', errorKind: 'transient', now: 1_700_000_001_000, dueAt: 1_700_000_002_000 },
+    );
     expect(headers).toMatchObject({
       ce_id: 'e1',
       [FailureHeaders.attempts]: '1',
@@ -36,7 +39,14 @@ describe('failure headers', () => {
   });
   it('drop a stale due time on the dead letter and cut long errors', () => {
     const retried = failureHeaders({}, { origin, attempts: 3, error: 'x', errorKind: 'transient', now: 0, dueAt: 99 });
-    const dead = failureHeaders(retried, { origin, attempts: 4, error: 'e'.repeat(5000), errorKind: 'transient', now: 0, deadLetterReason: 'retries_exhausted' });
+    const dead = failureHeaders(retried, {
+      origin,
+      attempts: 4,
+      error: 'e'.repeat(5000),
+      errorKind: 'transient',
+      now: 0,
+      deadLetterReason: 'retries_exhausted',
+    });
     expect(dead[FailureHeaders.dueAt]).toBeUndefined();
     expect(dead[FailureHeaders.deadLetterReason]).toBe('retries_exhausted');
     expect(dead[FailureHeaders.error]!.length).toBeLessThanOrEqual(1000);
@@ -60,7 +70,9 @@ describe('failure classification', () => {
     expect(classifyFailure(new PermanentFailure('no PaymentIntent'))).toBe('permanent');
   });
   it('retries our own database and Kafka in place', () => {
-    expect(classifyFailure(Object.assign(new Error('terminating connection'), { code: '57P01', severity: 'FATAL' }))).toBe('infrastructure');
+    expect(classifyFailure(Object.assign(new Error('terminating connection'), { code: '57P01', severity: 'FATAL' }))).toBe(
+      'infrastructure',
+    );
     expect(classifyFailure(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('infrastructure');
     expect(classifyFailure(new Error('Connection terminated unexpectedly'))).toBe('infrastructure');
     expect(classifyFailure(new ConcurrentPaymentWriteError('o1'))).toBe('infrastructure');

@@ -31,8 +31,15 @@ export function devCommand(ctx: () => CliContext): Command {
     .option('--orders <n>', 'orders to place', '1000')
     .option('--rate <n>', 'orders placed per second; 0 = as fast as possible', '200')
     .option('--decline-rate <0..1>', 'share of orders whose card is declined (they must be compensated)', '0.1')
-    .option('--checkout-share <0..1>', 'share of orders paid through a Checkout Session and its webhooks instead of a direct PaymentIntent', '0.25')
-    .option('--chaos', 'SIGKILL and restart the roles at random while orders flow, and turn on Stripe faults (500s, resets, timeouts, duplicate and reordered webhooks)')
+    .option(
+      '--checkout-share <0..1>',
+      'share of orders paid through a Checkout Session and its webhooks instead of a direct PaymentIntent',
+      '0.25',
+    )
+    .option(
+      '--chaos',
+      'SIGKILL and restart the roles at random while orders flow, and turn on Stripe faults (500s, resets, timeouts, duplicate and reordered webhooks)',
+    )
     .option('--keep', 'after a passing run, leave the pipeline running (Ctrl-C stops the roles) and keep its database and topics')
     .option('--seed <n>', 'seed for the order mix and the chaos (default: random, printed in the summary)')
     .option('--stall-timeout <duration>', 'stop waiting when nothing has moved for this long; the checks then show what is missing', '60s')

@@ -61,7 +61,13 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
       };
       const registry = createRegistry('publish-outbox');
       const publisher = new OutboxPublisher({ ...options, registry, log: c.log });
-      const ops = await startOpsServer({ host: flags.metricsHost, port: options.metricsPort, registry, ready: () => publisher.isReady(), log: c.log });
+      const ops = await startOpsServer({
+        host: flags.metricsHost,
+        port: options.metricsPort,
+        registry,
+        ready: () => publisher.isReady(),
+        log: c.log,
+      });
       publisher.start();
       c.log.info(
         { instance: publisher.instance, topics: options.topics ?? 'all', prefix: options.topicPrefix || undefined, metricsPort: ops.port },

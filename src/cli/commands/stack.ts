@@ -3,9 +3,9 @@ import type { CliContext } from '../context.js';
 import { ExitCode } from '../../errors.js';
 
 export function stackCommand(ctx: () => CliContext): Command {
-  const stack = new Command('stack').summary('local PostgreSQL + Kafka without Docker: up, down, status, env').description(
-    'Start a local PostgreSQL and a real Apache Kafka broker (KRaft) without Docker, for development and tests',
-  );
+  const stack = new Command('stack')
+    .summary('local PostgreSQL + Kafka without Docker: up, down, status, env')
+    .description('Start a local PostgreSQL and a real Apache Kafka broker (KRaft) without Docker, for development and tests');
 
   stack
     .command('up')
@@ -58,7 +58,7 @@ export function stackCommand(ctx: () => CliContext): Command {
 
   stack
     .command('env')
-    .description('Print the running stack\'s DATABASE_URL=, KAFKA_BROKERS= (and STRIPE_…=) lines again')
+    .description("Print the running stack's DATABASE_URL=, KAFKA_BROKERS= (and STRIPE_…=) lines again")
     .action(async () => {
       const c = ctx();
       const { stackEnv } = await import('../../stack/stack.js');

@@ -77,7 +77,10 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on; 0 picks a free one', '12111')
     .option('--webhook-url <url>', 'POST every event here; repeat for several', collect)
-    .option('--webhook-secret <whsec>', 'signing secret for --webhook-url deliveries (default: STRIPE_WEBHOOK_SECRET, else a fresh one, logged)')
+    .option(
+      '--webhook-secret <whsec>',
+      'signing secret for --webhook-url deliveries (default: STRIPE_WEBHOOK_SECRET, else a fresh one, logged)',
+    )
     .option('--seed <n>', 'seed for fault decisions (default: random, logged)')
     .option('--latency <duration>', 'added to every API response, e.g. 200ms', '0ms')
     .option('--latency-jitter <duration>', 'plus up to this much at random', '0ms')
@@ -141,7 +144,9 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
           webhookUrls: flags.webhookUrl ?? [],
           // A secret we generated is shown so receivers can be configured with it; one that was
           // given to us (flag or STRIPE_WEBHOOK_SECRET) is never logged.
-          ...(givenSecret ? { webhookSecretSource: flags.webhookSecret ? '--webhook-secret' : 'STRIPE_WEBHOOK_SECRET' } : { webhookSecret: emulator.webhookSecret }),
+          ...(givenSecret
+            ? { webhookSecretSource: flags.webhookSecret ? '--webhook-secret' : 'STRIPE_WEBHOOK_SECRET' }
+            : { webhookSecret: emulator.webhookSecret }),
         },
         'stripe emulator listening',
       );

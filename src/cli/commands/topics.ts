@@ -10,7 +10,9 @@ interface EnsureFlags {
 }
 
 export function topicsCommand(ctx: () => CliContext): Command {
-  const topics = new Command('topics').summary('create the pipeline\'s Kafka topics (ensure)').description('Manage the pipeline\'s Kafka topics');
+  const topics = new Command('topics')
+    .summary("create the pipeline's Kafka topics (ensure)")
+    .description("Manage the pipeline's Kafka topics");
   topics
     .command('ensure')
     .description(
@@ -33,7 +35,8 @@ export function topicsCommand(ctx: () => CliContext): Command {
         brokers: kafkaBrokers(flags),
         prefix: topicPrefix(flags),
         partitions: positiveInt(flags.partitions, '--partitions', { max: 10_000 }),
-        replicationFactor: flags.replicationFactor === undefined ? undefined : positiveInt(flags.replicationFactor, '--replication-factor', { max: 32 }),
+        replicationFactor:
+          flags.replicationFactor === undefined ? undefined : positiveInt(flags.replicationFactor, '--replication-factor', { max: 32 }),
         retryLevels: positiveInt(flags.retryLevels, '--retry-levels', { min: 0, max: 10 }),
         log: c.log,
       });

@@ -54,9 +54,13 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
       if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
         throw new ConfigError('--path', `--path must be a URL path starting with /, got "${flags.path}"`);
       }
-      const metricsPort = flags.metricsPort === undefined ? undefined : positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 });
+      const metricsPort =
+        flags.metricsPort === undefined ? undefined : positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 });
       if (metricsPort === undefined && OPS_PATHS.includes(path)) {
-        throw new ConfigError('--path', `--path ${path} is taken by the ops endpoints on the same port; choose another path or pass --metrics-port`);
+        throw new ConfigError(
+          '--path',
+          `--path ${path} is taken by the ops endpoints on the same port; choose another path or pass --metrics-port`,
+        );
       }
       const service = await startWebhookService({
         databaseUrl: databaseUrl(flags),

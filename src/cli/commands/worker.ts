@@ -37,12 +37,23 @@ export function workerCommand(ctx: () => CliContext): Command {
         'Runs until SIGTERM/SIGINT, then finishes the messages in flight and commits their offsets.',
     )
     .option('--handlers <list>', `which handlers to run, comma separated (${ALL_HANDLERS})`, ALL_HANDLERS)
-    .option('--group <id>', 'consumer group (default: paymentsctl-worker, with the topic prefix and, for a subset of handlers, their names)')
+    .option(
+      '--group <id>',
+      'consumer group (default: paymentsctl-worker, with the topic prefix and, for a subset of handlers, their names)',
+    )
     .option('--concurrency <n>', 'messages handled at once (one key’s messages stay in order)', '32')
     .option('--retry-delays <list>', 'broker-level retry schedule: one delay per retry topic', '1s,4s,16s')
-    .option('--checkout-success-url <url>', 'where Stripe sends the rider after paying ({CHECKOUT_SESSION_ID} is filled in)', 'http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}')
+    .option(
+      '--checkout-success-url <url>',
+      'where Stripe sends the rider after paying ({CHECKOUT_SESSION_ID} is filled in)',
+      'http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}',
+    )
     .option('--checkout-cancel-url <url>', 'where Stripe sends the rider who backs out', 'http://localhost:3000/checkout/cancel')
-    .option('--inbox-retain <duration>', 'forget processed message ids older than this (keep it longer than Kafka retention); 0 keeps them', '14d')
+    .option(
+      '--inbox-retain <duration>',
+      'forget processed message ids older than this (keep it longer than Kafka retention); 0 keeps them',
+      '14d',
+    )
     .option('--stripe-timeout <duration>', 'give up on a Stripe request after this (the SDK then retries twice with the same key)', '20s')
     .option('--session-timeout <duration>', 'Kafka group session timeout: how soon a dead replica’s partitions move', '30s')
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
@@ -54,10 +65,20 @@ export function workerCommand(ctx: () => CliContext): Command {
       const c = ctx();
       const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
       const { HANDLER_NAMES } = await import('../../worker/handler.js');
-      const handlers = [...new Set(flags.handlers.split(',').map((h) => h.trim()).filter(Boolean))];
+      const handlers = [
+        ...new Set(
+          flags.handlers
+            .split(',')
+            .map((h) => h.trim())
+            .filter(Boolean),
+        ),
+      ];
       const unknown = handlers.filter((h) => !(HANDLER_NAMES as readonly string[]).includes(h));
       if (handlers.length === 0 || unknown.length) {
-        throw new ConfigError('--handlers', `--handlers takes a comma list of ${ALL_HANDLERS}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}`);
+        throw new ConfigError(
+          '--handlers',
+          `--handlers takes a comma list of ${ALL_HANDLERS}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}`,
+        );
       }
       const retryDelaysMs = flags.retryDelays.split(',').map((d) => durationMs(d.trim(), '--retry-delays'));
       const prefix = topicPrefix(flags);
@@ -71,13 +92,18 @@ export function workerCommand(ctx: () => CliContext): Command {
         groupId: flags.group ?? `${prefix}paymentsctl-worker${subset}`,
         concurrency: positiveInt(flags.concurrency, '--concurrency', { max: 1000 }),
         retryDelaysMs,
-        checkoutUrls: { successUrl: checkUrl(flags.checkoutSuccessUrl, '--checkout-success-url'), cancelUrl: checkUrl(flags.checkoutCancelUrl, '--checkout-cancel-url') },
+        checkoutUrls: {
+          successUrl: checkUrl(flags.checkoutSuccessUrl, '--checkout-success-url'),
+          cancelUrl: checkUrl(flags.checkoutCancelUrl, '--checkout-cancel-url'),
+        },
         inboxRetainMs: durationMs(flags.inboxRetain, '--inbox-retain'),
         sessionTimeoutMs: durationMs(flags.sessionTimeout, '--session-timeout', { min: 6000 }),
         metricsPort: positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 }),
       };
       const { stripeGatewayFromConfig } = await import('../../stripe/index.js');
-      const gateway = stripeGatewayFromConfig(flags, process.env, { timeoutMs: durationMs(flags.stripeTimeout, '--stripe-timeout', { min: 100 }) });
+      const gateway = stripeGatewayFromConfig(flags, process.env, {
+        timeoutMs: durationMs(flags.stripeTimeout, '--stripe-timeout', { min: 100 }),
+      });
       const { PaymentsWorker } = await import('../../worker/worker.js');
       const { createRegistry } = await import('../../metrics.js');
       const { startOpsServer } = await import('../../http/ops-server.js');
@@ -86,7 +112,13 @@ export function workerCommand(ctx: () => CliContext): Command {
       const registry = createRegistry('worker');
       const worker = new PaymentsWorker({ ...options, gateway, registry, log: c.log });
       // Health answers while the worker joins its group; readiness waits for it.
-      const ops = await startOpsServer({ host: flags.metricsHost, port: options.metricsPort, registry, ready: () => worker.isReady(), log: c.log });
+      const ops = await startOpsServer({
+        host: flags.metricsHost,
+        port: options.metricsPort,
+        registry,
+        ready: () => worker.isReady(),
+        log: c.log,
+      });
       try {
         await worker.start();
       } catch (error) {
@@ -95,7 +127,14 @@ export function workerCommand(ctx: () => CliContext): Command {
         throw error;
       }
       c.log.info(
-        { handlers, group: options.groupId, topics: worker.topics().consumed, concurrency: options.concurrency, retryDelaysMs, metricsPort: ops.port },
+        {
+          handlers,
+          group: options.groupId,
+          topics: worker.topics().consumed,
+          concurrency: options.concurrency,
+          retryDelaysMs,
+          metricsPort: ops.port,
+        },
         'worker started',
       );
       let failed = false;

@@ -61,7 +61,11 @@ export function decideSession(request: CheckoutRequested, created: Session | und
  * checkout.requested → a Checkout Session (key cs:<trip_id>) whose metadata carries trip, rider and
  * driver → payments row (pending until the webhook) + payments.checkout_session_created.
  */
-export function checkoutHandler(deps: { committer: GroupCommitter; gateway: StripeGateway; urls: CheckoutUrls }): TopicHandler<CheckoutRequested> {
+export function checkoutHandler(deps: {
+  committer: GroupCommitter;
+  gateway: StripeGateway;
+  urls: CheckoutUrls;
+}): TopicHandler<CheckoutRequested> {
   const consumer = 'worker.checkout';
   return {
     handler: 'checkout',
@@ -75,7 +79,8 @@ export function checkoutHandler(deps: { committer: GroupCommitter; gateway: Stri
       const created = needsSession ? await createCheckoutSessionOnce(deps.gateway, request, deps.urls) : undefined;
       const committed = await deps.committer.submit(inbox, request.trip_id, (current) => {
         // The row gained or lost its session since it was read: start over from the new row.
-        if (!created && !recordedSession(current) && !(current && isTerminal(current.status))) throw new ConcurrentPaymentWriteError(request.trip_id);
+        if (!created && !recordedSession(current) && !(current && isTerminal(current.status)))
+          throw new ConcurrentPaymentWriteError(request.trip_id);
         return decideSession(request, created, current);
       });
       return committed.duplicate ? 'duplicate' : committed.value;

@@ -1,5 +1,12 @@
 import type { OutboxMessage } from '../../outbox/enqueue.js';
-import { EventTypes, orderPlacedSchema, type OrderCancelled, type OrderPlaced, type PaymentCompleted, type PaymentFailed } from '../../payments/events.js';
+import {
+  EventTypes,
+  orderPlacedSchema,
+  type OrderCancelled,
+  type OrderPlaced,
+  type PaymentCompleted,
+  type PaymentFailed,
+} from '../../payments/events.js';
 import type { Decision, GroupCommitter } from '../../payments/group-commit.js';
 import { canTransition, type PaymentStatus } from '../../payments/status.js';
 import type { PaymentRow } from '../../payments/store.js';

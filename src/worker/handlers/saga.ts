@@ -28,7 +28,10 @@ export function decideRelease(event: PaymentFailedIn, current: PaymentRow | unde
   // A failure the row does not show is stale news (a first card declined, a second one paid).
   if (current && current.status !== 'failed') return { result: 'payment_not_failed' };
   const data: OrderCancelled = { ...idsOf(event), reason: 'payment_failed' };
-  return { result: 'released', events: [{ topic: Topics.ordersCancelled, key: aggregateIdOf(event), type: EventTypes.orderCancelled, data }] };
+  return {
+    result: 'released',
+    events: [{ topic: Topics.ordersCancelled, key: aggregateIdOf(event), type: EventTypes.orderCancelled, data }],
+  };
 }
 
 /** payments.failed → orders.cancelled: release the order or trip whose payment failed. */
@@ -41,7 +44,9 @@ export function releaseHandler(deps: Deps): TopicHandler<PaymentFailedIn> {
     schema: paymentFailedSchema,
     aggregateOf: aggregateIdOf,
     async handle(event, message) {
-      const committed = await deps.committer.submit({ consumer, messageId: message.messageId }, aggregateIdOf(event), (current) => decideRelease(event, current));
+      const committed = await deps.committer.submit({ consumer, messageId: message.messageId }, aggregateIdOf(event), (current) =>
+        decideRelease(event, current),
+      );
       return committed.duplicate ? 'duplicate' : committed.value;
     },
   };
@@ -79,7 +84,10 @@ export function decideCancellation(
     case 'pending':
     case 'requires_action':
       if (current?.status !== known.status) return changed();
-      return { result: 'cancelled_waiting_payment', write: { aggregateId, kind: current.kind, status: 'cancelled', failureMessage: reason } };
+      return {
+        result: 'cancelled_waiting_payment',
+        write: { aggregateId, kind: current.kind, status: 'cancelled', failureMessage: reason },
+      };
     case 'succeeded': {
       if (current?.status === 'refunded') return { result: 'already_refunded' };
       if (current?.status !== 'succeeded' || !refund) return changed();
@@ -140,7 +148,10 @@ async function stopWaitingPayment(gateway: StripeGateway, row: PaymentRow): Prom
     else if (row.paymentIntentId) await gateway.cancelPaymentIntent(row.paymentIntentId);
   } catch (error) {
     if (error instanceof StripeGatewayError && error.kind === 'invalid' && error.details.statusCode === 400) {
-      throw new StripeGatewayError('retryable', `cannot stop payment ${row.aggregateId} yet: ${error.message}`, { ...error.details, cause: error });
+      throw new StripeGatewayError('retryable', `cannot stop payment ${row.aggregateId} yet: ${error.message}`, {
+        ...error.details,
+        cause: error,
+      });
     }
     throw error;
   }
