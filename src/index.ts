@@ -7,15 +7,8 @@ export { createLogger, type Logger, type LogLevel } from './log.js';
 export { redact } from './redact.js';
 export { loadMigrations, type MigrationFile } from './migrate/files.js';
 export { migrateDatabase, migrateDatabases, HISTORY_TABLE, type MigrationReport, type MigrateOptions } from './migrate/migrator.js';
-export {
-  Topics,
-  CONSUMED_TOPICS,
-  DEFAULT_RETRY_DELAYS_MS,
-  retryTopic,
-  deadLetterTopic,
-  plannedTopics,
-  type TopicSpec,
-} from './kafka/topics.js';
+export { Topics, InboxConsumers, type Topic } from './contracts.js';
+export { CONSUMED_TOPICS, DEFAULT_RETRY_DELAYS_MS, retryTopic, deadLetterTopic, plannedTopics, type TopicSpec } from './kafka/topics.js';
 export { ensurePipelineTopics } from './kafka/ensure.js';
 export { createKafka } from './kafka/client.js';
 export { stackUp, stackDown, stackStatus, stackEnv, type StackInfo, type StackStatus } from './stack/stack.js';
@@ -33,33 +26,24 @@ export {
   type ChargeRequest,
   type ChargeOutcome,
   type CheckoutRequest,
-  type CheckoutSessionCreated,
+  type CheckoutSession,
   type RefundRequest,
 } from './stripe/index.js';
 export { startStripeEmulator, type EmulatorOptions, type RunningEmulator, type FaultConfig } from './stripe-emulator/index.js';
-export {
-  startWebhookService,
-  WEBHOOK_DEFAULTS,
-  verifySignature,
-  signPayload,
-  planEvent,
-  type WebhookServiceOptions,
-  type RunningWebhookService,
-  type SignatureCheck,
-  type EventPlan,
-} from './webhook/index.js';
+export { startWebhookService, WEBHOOK_DEFAULTS, type WebhookServiceOptions, type RunningWebhookService } from './webhook/service.js';
+export { verifySignature, signPayload, type SignatureCheck } from './webhook/signature.js';
+export { planEvent, type EventPlan } from './webhook/mapping.js';
 export { PaymentsWorker, type WorkerOptions } from './worker/worker.js';
 export { FailureHeaders } from './worker/headers.js';
 export {
   orderPlacedSchema,
   checkoutRequestedSchema,
-  EventTypes,
   type OrderPlaced,
   type CheckoutRequested,
   type PaymentCompleted,
   type PaymentFailed,
   type OrderCancelled,
   type PaymentRefunded,
-  type CheckoutSessionCreated as CheckoutSessionCreatedEvent,
+  type CheckoutSessionCreated,
 } from './payments/events.js';
 export { canTransition, isTerminal, type PaymentStatus } from './payments/status.js';

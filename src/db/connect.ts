@@ -2,9 +2,6 @@ import pg from 'pg';
 import { UnavailableError } from '../errors.js';
 import { redact } from '../redact.js';
 
-export type PgClient = pg.Client;
-export type PgPool = pg.Pool;
-
 export interface ConnectOptions {
   connectionTimeoutMs?: number;
   applicationName?: string;

@@ -1,4 +1,4 @@
-import { Topics } from '../kafka/topics.js';
+import { Topics } from '../contracts.js';
 import type { CheckoutRequested, OrderPlaced } from '../payments/events.js';
 import { SeededRandom } from '../random.js';
 

@@ -1,12 +1,10 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { createKafka } from '../kafka/client.js';
-import { CONSUMED_TOPICS, deadLetterTopic, DEFAULT_RETRY_DELAYS_MS, retryTopic, Topics } from '../kafka/topics.js';
+import { InboxConsumers, Topics } from '../contracts.js';
+import { CONSUMED_TOPICS, deadLetterTopic, DEFAULT_RETRY_DELAYS_MS, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../payments/status.js';
-
-/** The saga's consumer of orders.cancelled: an order is compensated once it has processed the release. */
-export const COMPENSATION_CONSUMER = 'worker.saga.refund';
 
 /** The state of the pipeline as its stores tell it, for one run's orders. */
 export interface PipelineFacts {
@@ -81,7 +79,7 @@ export class PipelineProbe {
         `SELECT count(DISTINCT o.key) AS n FROM outbox o
            JOIN processed_messages p ON p.consumer = $1 AND p.message_id = o.event_id::text
           WHERE o.topic = $2 AND o.key = ANY($3)`,
-        [COMPENSATION_CONSUMER, Topics.ordersCancelled, this.orderIds],
+        [InboxConsumers.sagaRefund, Topics.ordersCancelled, this.orderIds],
       ),
     ]);
     const outcomes = emptyOutcomes();

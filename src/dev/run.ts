@@ -13,11 +13,11 @@ import { CheckoutCustomers } from './customer.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
 import { checkInvariants } from './invariants.js';
 import { planOrders, type PlannedOrder } from './plan.js';
-import { COMPENSATION_CONSUMER, emptyOutcomes, PipelineProbe, type PipelineFacts } from './probe.js';
+import { emptyOutcomes, PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
 import { RoleStartError, SupervisedRole } from './roles.js';
 import { committedOrders, createShopTable, placeOrders } from './shop.js';
-import { Topics } from '../kafka/topics.js';
+import { InboxConsumers, Topics } from '../contracts.js';
 import type { DevPhase, DevSnapshot, DevSummary, RoleName, StageSnapshot } from './types.js';
 
 export interface DevOptions {
@@ -358,7 +358,7 @@ class DevRun {
         `SELECT o.key, count(*) AS n FROM outbox o
            JOIN processed_messages p ON p.consumer = $1 AND p.message_id = o.event_id::text
           WHERE o.topic = $2 AND o.key = ANY($3) GROUP BY o.key`,
-        [COMPENSATION_CONSUMER, Topics.ordersCancelled, ids],
+        [InboxConsumers.sagaRefund, Topics.ordersCancelled, ids],
       ),
       dev.emulator.charges(),
       this.probe.facts(),

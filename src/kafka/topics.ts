@@ -1,15 +1,5 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
-
-/** The pipeline's topics (see ARCHITECTURE): seed names kept, compensation and checkout added. */
-export const Topics = {
-  ordersPlaced: 'orders.placed',
-  paymentsCompleted: 'payments.completed',
-  paymentsFailed: 'payments.failed',
-  ordersCancelled: 'orders.cancelled',
-  paymentsRefunded: 'payments.refunded',
-  checkoutRequested: 'checkout.requested',
-  checkoutSessionCreated: 'payments.checkout_session_created',
-} as const;
+import { Topics } from '../contracts.js';
 
 /** Topics a worker consumes; each gets `.retry.<n>` and `.dlq` topics. */
 export const CONSUMED_TOPICS: readonly string[] = [

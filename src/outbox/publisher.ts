@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { createPool } from '../db/connect.js';
 import { createKafka } from '../kafka/client.js';
-import { Topics } from '../kafka/topics.js';
+import { Topics } from '../contracts.js';
 import { errorMessage } from '../errors.js';
 import { abortableSleep } from '../backoff.js';
 import { TopicLeadership } from './leadership.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Topics } from '../kafka/topics.js';
+import type { Topic } from '../contracts.js';
+import type { OutboxMessage } from '../outbox/enqueue.js';
 
 /**
  * The pipeline's event payloads (the Kafka value; the CloudEvents attributes travel in headers).
@@ -58,6 +59,15 @@ export interface AggregateIds {
   driver_id?: string;
 }
 
+export const AGGREGATE_ID_FIELDS = ['order_id', 'trip_id', 'user_id', 'driver_id'] as const;
+
+/** The business ids that `source` (an event, a Stripe object's metadata) names, and nothing else of it. */
+export function aggregateIdsIn(source: Partial<Record<(typeof AGGREGATE_ID_FIELDS)[number], string>>): AggregateIds {
+  const ids: AggregateIds = {};
+  for (const field of AGGREGATE_ID_FIELDS) if (source[field]) ids[field] = source[field];
+  return ids;
+}
+
 export interface PaymentCompleted extends AggregateIds {
   payment_intent_id: string;
   charge_id?: string;
@@ -103,11 +113,7 @@ export interface CheckoutSessionCreated {
   currency: string;
 }
 
-/** Topic and CloudEvents type of each event the pipeline emits (the type is the topic name). */
-export const EventTypes = {
-  paymentCompleted: Topics.paymentsCompleted,
-  paymentFailed: Topics.paymentsFailed,
-  orderCancelled: Topics.ordersCancelled,
-  paymentRefunded: Topics.paymentsRefunded,
-  checkoutSessionCreated: Topics.checkoutSessionCreated,
-} as const;
+/** An event of the pipeline, as written to the outbox: its CloudEvents type is its topic's name. */
+export function pipelineMessage(topic: Topic, key: string, data: unknown): OutboxMessage {
+  return { topic, key, type: topic, data };
+}

@@ -1,47 +1,8 @@
 import type pg from 'pg';
+import { ConcurrentPaymentWriteError, type PaymentKind, type PaymentRow, type PaymentWrite } from './row.js';
 import type { PaymentStatus } from './status.js';
 
-export type PaymentKind = 'payment_intent' | 'checkout_session';
-
-export interface PaymentRow {
-  aggregateId: string;
-  kind: PaymentKind;
-  status: PaymentStatus;
-  /** minor units; null only on a cancellation recorded before any charge */
-  amount: number | null;
-  currency: string | null;
-  idempotencyKey: string | null;
-  paymentIntentId: string | null;
-  checkoutSessionId: string | null;
-  refundId: string | null;
-  failureCode: string | null;
-  failureMessage: string | null;
-  metadata: Record<string, string>;
-}
-
-/** The fields a write sets; ids left undefined keep what the row has. */
-export interface PaymentWrite {
-  aggregateId: string;
-  kind: PaymentKind;
-  status: PaymentStatus;
-  amount?: number | null;
-  currency?: string | null;
-  idempotencyKey?: string | null;
-  paymentIntentId?: string;
-  checkoutSessionId?: string;
-  refundId?: string;
-  failureCode?: string | null;
-  failureMessage?: string | null;
-  metadata?: Record<string, string>;
-}
-
-/** Another transaction created the same payments row first; run the whole step again. */
-export class ConcurrentPaymentWriteError extends Error {
-  constructor(readonly aggregateId: string) {
-    super(`payments row ${aggregateId} was created concurrently`);
-    this.name = 'ConcurrentPaymentWriteError';
-  }
-}
+/** The payments rows and the inbox in SQL. What a row becomes is decided elsewhere (decisions/); this reads and writes it. */
 
 export const COLUMNS = `aggregate_id, kind, status, amount, currency, idempotency_key, stripe_payment_intent_id,
   stripe_checkout_session_id, stripe_refund_id, failure_code, failure_message, metadata`;
@@ -105,48 +66,71 @@ export async function findPaymentByIntent(
   return rows[0] ? fromDb(rows[0]) : undefined;
 }
 
-/**
- * Creates the row (`existed` false) or updates the one the caller locked. The caller decides the
- * transition (see status.ts); this only writes it. Creating a row someone else created meanwhile
- * throws ConcurrentPaymentWriteError: the caller's transaction must be rolled back and retried.
- */
-export async function writePayment(db: Db, write: PaymentWrite, existed: boolean): Promise<void> {
-  const values = [
-    write.aggregateId,
-    write.kind,
-    write.status,
-    write.amount ?? null,
-    write.currency ?? null,
-    write.idempotencyKey ?? null,
-    write.paymentIntentId ?? null,
-    write.checkoutSessionId ?? null,
-    write.refundId ?? null,
-    write.failureCode ?? null,
-    write.failureMessage ?? null,
-    JSON.stringify(write.metadata ?? {}),
+const INSERT = `
+  INSERT INTO payments (aggregate_id, kind, status, amount, currency, idempotency_key, stripe_payment_intent_id,
+    stripe_checkout_session_id, stripe_refund_id, failure_code, failure_message, metadata)
+  SELECT v.aggregate_id, v.kind, v.status, v.amount, v.currency, v.idempotency_key, v.payment_intent, v.checkout_session,
+    v.refund, v.failure_code, v.failure_message, v.metadata::jsonb
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+    AS v(aggregate_id, kind, status, amount, currency, idempotency_key, payment_intent, checkout_session, refund, failure_code, failure_message, metadata)
+  ON CONFLICT (aggregate_id) DO NOTHING
+  RETURNING aggregate_id`;
+
+const UPDATE = `
+  UPDATE payments AS p SET
+    kind = v.kind, status = v.status,
+    amount = COALESCE(v.amount, p.amount), currency = COALESCE(v.currency, p.currency), idempotency_key = COALESCE(v.idempotency_key, p.idempotency_key),
+    stripe_payment_intent_id = COALESCE(v.payment_intent, p.stripe_payment_intent_id),
+    stripe_checkout_session_id = COALESCE(v.checkout_session, p.stripe_checkout_session_id),
+    stripe_refund_id = COALESCE(v.refund, p.stripe_refund_id),
+    failure_code = v.failure_code, failure_message = v.failure_message,
+    metadata = p.metadata || v.metadata::jsonb,
+    updated_at = now()
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+    AS v(aggregate_id, kind, status, amount, currency, idempotency_key, payment_intent, checkout_session, refund, failure_code, failure_message, metadata)
+  WHERE p.aggregate_id = v.aggregate_id`;
+
+function columns(writes: readonly PaymentWrite[]): unknown[] {
+  return [
+    writes.map((w) => w.aggregateId),
+    writes.map((w) => w.kind),
+    writes.map((w) => w.status),
+    writes.map((w) => w.amount ?? null),
+    writes.map((w) => w.currency ?? null),
+    writes.map((w) => w.idempotencyKey ?? null),
+    writes.map((w) => w.paymentIntentId ?? null),
+    writes.map((w) => w.checkoutSessionId ?? null),
+    writes.map((w) => w.refundId ?? null),
+    writes.map((w) => w.failureCode ?? null),
+    writes.map((w) => w.failureMessage ?? null),
+    writes.map((w) => JSON.stringify(w.metadata ?? {})),
   ];
-  if (!existed) {
-    const result = await db.query(
-      `INSERT INTO payments (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
-       ON CONFLICT (aggregate_id) DO NOTHING`,
-      values,
-    );
-    if (result.rowCount === 0) throw new ConcurrentPaymentWriteError(write.aggregateId);
-    return;
+}
+
+/**
+ * Creates the rows that are new (`existed` false) and updates the ones the caller locked, in at
+ * most two statements however many rows: a group commit writes a row per event, and every
+ * statement costs the database a reply of its own. An update keeps what a write leaves undefined,
+ * overwrites the failure fields and merges metadata (as applyWrite does). Creating a row someone
+ * else created meanwhile throws ConcurrentPaymentWriteError naming it: the caller's transaction
+ * must be rolled back and retried. Each aggregate at most once per call. The statements are sent
+ * before the first await, so a caller batching a pipelined connection's writes into one send gets
+ * them in it.
+ */
+export function writePayments(db: Db, writes: readonly { write: PaymentWrite; existed: boolean }[]): Promise<void> {
+  const created = writes.filter((w) => !w.existed).map((w) => w.write);
+  const updated = writes.filter((w) => w.existed).map((w) => w.write);
+  if (new Set(writes.map((w) => w.write.aggregateId)).size !== writes.length) {
+    return Promise.reject(new Error('writePayments: an aggregate appears twice in one call'));
   }
-  await db.query(
-    `UPDATE payments SET
-       kind = $2, status = $3,
-       amount = COALESCE($4, amount), currency = COALESCE($5, currency), idempotency_key = COALESCE($6, idempotency_key),
-       stripe_payment_intent_id = COALESCE($7, stripe_payment_intent_id),
-       stripe_checkout_session_id = COALESCE($8, stripe_checkout_session_id),
-       stripe_refund_id = COALESCE($9, stripe_refund_id),
-       failure_code = $10, failure_message = $11,
-       metadata = metadata || $12::jsonb,
-       updated_at = now()
-     WHERE aggregate_id = $1`,
-    values,
-  );
+  const inserting = created.length ? db.query<{ aggregate_id: string }>(INSERT, columns(created)) : undefined;
+  const updating = updated.length ? db.query(UPDATE, columns(updated)) : undefined;
+  return Promise.all([inserting, updating]).then(([inserted]) => {
+    if (inserted && inserted.rows.length !== created.length) {
+      const done = new Set(inserted.rows.map((row) => row.aggregate_id));
+      throw new ConcurrentPaymentWriteError(created.find((w) => !done.has(w.aggregateId))!.aggregateId);
+    }
+  });
 }
 
 /** Inbox: which of these message ids this consumer has already applied. */
@@ -169,22 +153,4 @@ export async function deleteProcessedBefore(db: Db, olderThanMs: number, limit =
     [olderThanMs, limit],
   );
   return result.rowCount ?? 0;
-}
-
-/** A write applied to a row as `writePayment` applies it: ids and amounts given replace, others stay. */
-export function applyWrite(current: PaymentRow | undefined, write: PaymentWrite): PaymentRow {
-  return {
-    aggregateId: write.aggregateId,
-    kind: write.kind,
-    status: write.status,
-    amount: write.amount ?? current?.amount ?? null,
-    currency: write.currency ?? current?.currency ?? null,
-    idempotencyKey: write.idempotencyKey ?? current?.idempotencyKey ?? null,
-    paymentIntentId: write.paymentIntentId ?? current?.paymentIntentId ?? null,
-    checkoutSessionId: write.checkoutSessionId ?? current?.checkoutSessionId ?? null,
-    refundId: write.refundId ?? current?.refundId ?? null,
-    failureCode: write.failureCode ?? null,
-    failureMessage: write.failureMessage ?? null,
-    metadata: { ...current?.metadata, ...write.metadata },
-  };
 }

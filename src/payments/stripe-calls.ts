@@ -4,7 +4,7 @@ import {
   isReplayedServerError,
   StripeGatewayError,
   type ChargeOutcome,
-  type CheckoutSessionCreated,
+  type CheckoutSession,
   type StripeGateway,
 } from '../stripe/index.js';
 import type { CheckoutRequested, OrderPlaced } from './events.js';
@@ -23,18 +23,29 @@ export function keyGeneration(base: string, generation: number): string {
 export type ChargeResult = ChargeOutcome & { idempotencyKey: string };
 
 /**
+ * Runs `attempt` under the business id's keys, one generation after the other, until it answers:
+ * `undefined` means the key holds a stored server error and the request provably did nothing, so
+ * the next key is safe. With every key used up the failure is retryable.
+ */
+async function underSuccessiveKeys<T>(base: string, what: string, attempt: (idempotencyKey: string) => Promise<T | undefined>): Promise<T> {
+  for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
+    const result = await attempt(keyGeneration(base, generation));
+    if (result !== undefined) return result;
+  }
+  throw new StripeGatewayError('retryable', `all ${MAX_KEY_GENERATIONS} idempotency keys of ${what} hold a stored server error`);
+}
+
+/**
  * Charges an order at most once, however often it is called. `createdFrom` (unix seconds) must
  * be no later than the first charge attempt for the order: the lookup after a replayed 5xx lists
  * PaymentIntents created since then.
  */
-export async function chargeOrderOnce(
+export function chargeOrderOnce(
   gateway: StripeGateway,
   order: OrderPlaced,
   options: { createdFrom: number; metadata?: Record<string, string> },
 ): Promise<ChargeResult> {
-  const base = IdempotencyKey.paymentIntent(order.order_id);
-  for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
-    const idempotencyKey = keyGeneration(base, generation);
+  return underSuccessiveKeys(IdempotencyKey.paymentIntent(order.order_id), `order ${order.order_id}`, async (idempotencyKey) => {
     let outcome: ChargeOutcome;
     try {
       outcome = await gateway.chargeOrder({
@@ -54,18 +65,14 @@ export async function chargeOrderOnce(
         createdFrom: options.createdFrom,
         ...(order.customer ? { customer: order.customer } : {}),
       });
-      if (!found) continue;
+      if (!found) return undefined;
       outcome = chargeOutcomeOf(found);
     }
     if (outcome.status === 'requires_confirmation') {
       outcome = await gateway.confirmPaymentIntent(outcome.paymentIntentId, `${idempotencyKey}:confirm`);
     }
     return { ...outcome, idempotencyKey };
-  }
-  throw new StripeGatewayError(
-    'retryable',
-    `all ${MAX_KEY_GENERATIONS} idempotency keys of order ${order.order_id} hold a stored server error`,
-  );
+  });
 }
 
 export interface CheckoutUrls {
@@ -77,14 +84,12 @@ export interface CheckoutUrls {
  * Creates the trip's Checkout Session. A session nobody has the URL of can never be paid, so after
  * a replayed 5xx the next key is safe without a lookup.
  */
-export async function createCheckoutSessionOnce(
+export function createCheckoutSessionOnce(
   gateway: StripeGateway,
   request: CheckoutRequested,
   urls: CheckoutUrls,
-): Promise<CheckoutSessionCreated & { idempotencyKey: string }> {
-  const base = IdempotencyKey.checkoutSession(request.trip_id);
-  for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
-    const idempotencyKey = keyGeneration(base, generation);
+): Promise<CheckoutSession & { idempotencyKey: string }> {
+  return underSuccessiveKeys(IdempotencyKey.checkoutSession(request.trip_id), `trip ${request.trip_id}`, async (idempotencyKey) => {
     try {
       const session = await gateway.createCheckoutSession({
         tripId: request.trip_id,
@@ -99,12 +104,9 @@ export async function createCheckoutSessionOnce(
       return { ...session, idempotencyKey };
     } catch (error) {
       if (!isReplayedServerError(error)) throw error;
+      return undefined;
     }
-  }
-  throw new StripeGatewayError(
-    'retryable',
-    `all ${MAX_KEY_GENERATIONS} idempotency keys of trip ${request.trip_id} hold a stored server error`,
-  );
+  });
 }
 
 export interface RefundResult {
@@ -116,11 +118,10 @@ export interface RefundResult {
  * Refunds a payment in full, once. Stripe itself refuses a second full refund of a charge
  * (`charge_already_refunded`); that answer, or a replayed 5xx, is settled by finding the refund.
  */
-export async function refundOnce(gateway: StripeGateway, aggregateId: string, paymentIntentId: string): Promise<RefundResult> {
-  const base = IdempotencyKey.refund(aggregateId);
-  for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
+export function refundOnce(gateway: StripeGateway, aggregateId: string, paymentIntentId: string): Promise<RefundResult> {
+  return underSuccessiveKeys(IdempotencyKey.refund(aggregateId), `the refund for ${aggregateId}`, async (idempotencyKey) => {
     try {
-      const refund = await gateway.refund({ orderId: aggregateId, paymentIntentId, idempotencyKey: keyGeneration(base, generation) });
+      const refund = await gateway.refund({ orderId: aggregateId, paymentIntentId, idempotencyKey });
       return { refundId: refund.id, amount: refund.amount };
     } catch (error) {
       const alreadyRefunded = error instanceof StripeGatewayError && error.details.code === 'charge_already_refunded';
@@ -128,10 +129,7 @@ export async function refundOnce(gateway: StripeGateway, aggregateId: string, pa
       const existing = await gateway.findRefund(paymentIntentId);
       if (existing) return { refundId: existing.id, amount: existing.amount };
       if (alreadyRefunded) throw error;
+      return undefined;
     }
-  }
-  throw new StripeGatewayError(
-    'retryable',
-    `all ${MAX_KEY_GENERATIONS} idempotency keys of the refund for ${aggregateId} hold a stored server error`,
-  );
+  });
 }

@@ -44,7 +44,8 @@ export interface CheckoutRequest {
   idempotencyKey?: string;
 }
 
-export interface CheckoutSessionCreated {
+/** A Checkout Session as created: where to send the customer. */
+export interface CheckoutSession {
   sessionId: string;
   url: string;
   amountTotal: number;
@@ -118,7 +119,7 @@ export class StripeGateway {
   }
 
   /** A hosted Checkout Session in payment mode; its metadata comes back on the webhook. */
-  async createCheckoutSession(request: CheckoutRequest): Promise<CheckoutSessionCreated> {
+  async createCheckoutSession(request: CheckoutRequest): Promise<CheckoutSession> {
     const metadata = { ...request.metadata, trip_id: request.tripId };
     try {
       const session = await this.stripe.checkout.sessions.create(

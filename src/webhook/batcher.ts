@@ -1,19 +1,13 @@
-import { withTransactionClient } from '../db/connect.js';
 import type pg from 'pg';
+import { withTransactionClient } from '../db/connect.js';
+import { GroupCommit } from '../db/group-commit.js';
 import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
-import { loadPayments } from '../payments/store.js';
+import { decideWebhookEvent, type WebhookResult } from '../payments/decisions/webhook-event.js';
+import type { Decision } from '../payments/decisions/decision.js';
+import type { PaymentWrite } from '../payments/row.js';
+import { loadPayments, writePayments } from '../payments/store.js';
 import type { EventPlan, StripeEvent } from './mapping.js';
-import { writePayments } from '../payments/payment-writes.js';
-import {
-  decide,
-  oneWrite,
-  provisionalOutcome,
-  recordWebhookEvent,
-  SET_OUTCOME,
-  type Decision,
-  type RecordOptions,
-  type RecordResult,
-} from './store.js';
+import { oneWrite, provisionalOutcome, recordWebhookEvent, SET_OUTCOME, type RecordOptions, type RecordResult } from './store.js';
 
 // Ids in sorted order: two batches claiming the same ids take their locks in one order.
 const CLAIM_EVENTS = `
@@ -36,20 +30,18 @@ export interface GroupCommitOptions extends RecordOptions {
   onBatchFailed?: (error: unknown, size: number) => void;
 }
 
-interface Pending {
+interface Delivery {
   event: StripeEvent;
   payload: string;
   plan: EventPlan;
-  resolve: (result: RecordResult) => void;
-  reject: (error: unknown) => void;
 }
 
+const aggregateOf = (delivery: Delivery) => (delivery.plan.action === 'apply' ? delivery.plan.change.aggregateId : undefined);
+
 /**
- * Group commit: deliveries that arrive while earlier transactions are in flight are recorded
- * together, several events in ONE transaction, each still answered only after that transaction
- * commits. A transaction's cost here is its round trips and its commit, not its rows, so under
- * load this multiplies throughput; when idle every event is its own transaction at once (no timer
- * ever holds one back).
+ * The webhook's group commit (db/group-commit.ts): deliveries that arrive while earlier
+ * transactions are in flight are recorded together, several events in ONE transaction, each still
+ * answered only after that transaction commits.
  *
  * Each event keeps exactly the semantics of recording it alone: a batch holds at most one event
  * per Stripe event id and per payments row (later ones wait for the next batch), every event gets
@@ -57,67 +49,38 @@ interface Pending {
  * events is recorded again on its own, so one event that cannot be recorded never fails the others.
  */
 export class GroupCommitStore {
-  private queue: Pending[] = [];
-  private running = 0;
-  private readonly maxBatch: number;
-  private readonly maxConcurrent: number;
+  private readonly group: GroupCommit<Delivery, RecordResult>;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: GroupCommitOptions,
   ) {
-    this.maxBatch = options.maxBatch ?? 64;
-    this.maxConcurrent = options.maxConcurrentBatches ?? 4;
+    this.group = new GroupCommit({
+      maxBatch: options.maxBatch ?? 64,
+      maxConcurrent: options.maxConcurrentBatches ?? 4,
+      keysOf: (delivery) => {
+        const aggregate = aggregateOf(delivery);
+        return aggregate === undefined ? [`event:${delivery.event.id}`] : [`event:${delivery.event.id}`, `payment:${aggregate}`];
+      },
+      commit: (batch) => this.commit(batch),
+    });
   }
 
   record(event: StripeEvent, payload: string, plan: EventPlan): Promise<RecordResult> {
     // Found by PaymentIntent id: which row it locks is known only inside the transaction, so it
     // cannot be kept apart from the other events of a batch. Rare; recorded alone.
-    if (plan.action === 'apply' && plan.change.aggregateId === undefined)
-      return recordWebhookEvent(this.pool, event, payload, plan, this.options);
-    return new Promise<RecordResult>((resolve, reject) => {
-      this.queue.push({ event, payload, plan, resolve, reject });
-      this.pump();
-    });
+    if (plan.action === 'apply' && plan.change.aggregateId === undefined) return this.recordAlone({ event, payload, plan });
+    return this.group.submit({ event, payload, plan });
   }
 
-  private pump(): void {
-    while (this.running < this.maxConcurrent && this.queue.length > 0) {
-      const batch = this.take();
-      this.running++;
-      void this.run(batch).finally(() => {
-        this.running--;
-        this.pump();
-      });
-    }
+  private recordAlone(delivery: Delivery): Promise<RecordResult> {
+    return recordWebhookEvent(this.pool, delivery.event, delivery.payload, delivery.plan, this.options);
   }
 
-  /** The oldest events, at most one per event id and per payments row; the rest stay queued in order. */
-  private take(): Pending[] {
-    const batch: Pending[] = [];
-    const rest: Pending[] = [];
-    const eventIds = new Set<string>();
-    const aggregates = new Set<string>();
-    for (const pending of this.queue) {
-      const aggregate = pending.plan.action === 'apply' ? pending.plan.change.aggregateId : undefined;
-      if (batch.length < this.maxBatch && !eventIds.has(pending.event.id) && !(aggregate !== undefined && aggregates.has(aggregate))) {
-        batch.push(pending);
-        eventIds.add(pending.event.id);
-        if (aggregate !== undefined) aggregates.add(aggregate);
-      } else {
-        rest.push(pending);
-      }
-    }
-    this.queue = rest;
-    return batch;
-  }
-
-  private async run(batch: Pending[]): Promise<void> {
+  private async commit(batch: Delivery[]): Promise<PromiseSettledResult<RecordResult>[]> {
     if (batch.length === 1) {
-      const [only] = batch as [Pending];
       this.options.onBatch?.(1);
-      await recordWebhookEvent(this.pool, only.event, only.payload, only.plan, this.options).then(only.resolve, only.reject);
-      return;
+      return Promise.allSettled([this.recordAlone(batch[0]!)]);
     }
     let results: RecordResult[];
     try {
@@ -125,13 +88,10 @@ export class GroupCommitStore {
     } catch (error) {
       this.options.onBatchFailed?.(error, batch.length);
       // Whatever failed, failed for the whole batch; alone, each event succeeds or fails on its own.
-      await Promise.all(
-        batch.map((p) => recordWebhookEvent(this.pool, p.event, p.payload, p.plan, this.options).then(p.resolve, p.reject)),
-      );
-      return;
+      return Promise.allSettled(batch.map((delivery) => this.recordAlone(delivery)));
     }
     this.options.onBatch?.(batch.length);
-    batch.forEach((pending, i) => pending.resolve(results[i]!));
+    return results.map((value) => ({ status: 'fulfilled', value }));
   }
 
   /**
@@ -139,9 +99,9 @@ export class GroupCommitStore {
    * every row; write every move and outbox event; commit. Ids and rows are locked in sorted order,
    * so two batches (or a batch and a worker) can wait for each other but never deadlock.
    */
-  private async inOneTransaction(batch: Pending[]): Promise<RecordResult[]> {
+  private async inOneTransaction(batch: Delivery[]): Promise<RecordResult[]> {
     return withTransactionClient(this.pool, async (client) => {
-      const aggregates = [...new Set(batch.flatMap((p) => (p.plan.action === 'apply' ? [p.plan.change.aggregateId!] : [])))].sort();
+      const aggregates = [...new Set(batch.flatMap((delivery) => aggregateOf(delivery) ?? []))].sort();
       // A statement per step, not per event: every statement costs the database a reply of its own.
       const [, claims, , rows] = await Promise.all(
         oneWrite(client, () => [
@@ -151,10 +111,10 @@ export class GroupCommitStore {
             name: 'paymentsctl-webhook-claim',
             text: CLAIM_EVENTS,
             values: [
-              batch.map((p) => p.event.id),
-              batch.map((p) => p.event.type),
-              batch.map((p) => provisionalOutcome(p.plan)),
-              batch.map((p) => p.payload),
+              batch.map((d) => d.event.id),
+              batch.map((d) => d.event.type),
+              batch.map((d) => provisionalOutcome(d.plan)),
+              batch.map((d) => d.payload),
             ],
           }),
           // Not named: a plan cached while the table was small would scan it whole ever after.
@@ -165,35 +125,35 @@ export class GroupCommitStore {
       );
       const claimed = new Set(claims.rows.map((row) => row.stripe_event_id));
 
-      const decisions = batch.map((p): Decision | 'duplicate' | 'recorded' => {
-        if (!claimed.has(p.event.id)) return 'duplicate';
-        if (p.plan.action !== 'apply') return 'recorded';
-        return decide(p.event, p.plan.change, rows.get(p.plan.change.aggregateId!), this.options);
+      const decisions = batch.map((d): Decision<WebhookResult> | 'duplicate' | 'recorded' => {
+        if (!claimed.has(d.event.id)) return 'duplicate';
+        if (d.plan.action !== 'apply') return 'recorded';
+        return decideWebhookEvent(d.event.id, d.plan.change, rows.get(d.plan.change.aggregateId!), this.options.source);
       });
-      const messages: OutboxMessage[] = [];
-      const payments: NonNullable<Decision['payment']>[] = [];
+      const events: OutboxMessage[] = [];
+      const payments: { write: PaymentWrite; existed: boolean }[] = [];
       const writes = oneWrite(client, () => {
         const sent: Promise<unknown>[] = [];
-        batch.forEach((p, i) => {
+        batch.forEach((d, i) => {
           const decision = decisions[i]!;
           if (typeof decision === 'string') return;
-          if (decision.result.outcome !== provisionalOutcome(p.plan))
-            sent.push(client.query(SET_OUTCOME, [p.event.id, decision.result.outcome]));
-          if (decision.payment) payments.push(decision.payment);
-          messages.push(...decision.messages);
+          if (decision.result.outcome !== provisionalOutcome(d.plan))
+            sent.push(client.query(SET_OUTCOME, [d.event.id, decision.result.outcome]));
+          if (decision.write) payments.push({ write: decision.write, existed: rows.has(decision.write.aggregateId) });
+          events.push(...(decision.events ?? []));
         });
         if (payments.length) sent.push(writePayments(client, payments));
         // One statement for all: it takes the outbox's per-key locks in their global order.
-        if (messages.length) sent.push(enqueueMany(client, messages));
+        if (events.length) sent.push(enqueueMany(client, events));
         return sent;
       });
       await Promise.all(writes);
       await client.query('COMMIT');
-      return batch.map((p, i): RecordResult => {
+      return batch.map((d, i): RecordResult => {
         const decision = decisions[i]!;
         if (decision === 'duplicate') return { duplicate: true };
-        if (decision === 'recorded') return { duplicate: false, outcome: provisionalOutcome(p.plan) };
-        return decision.result;
+        if (decision === 'recorded') return { duplicate: false, outcome: provisionalOutcome(d.plan) };
+        return { duplicate: false, ...decision.result };
       });
     });
   }

@@ -1,11 +1,12 @@
-import { EventTypes, type AggregateIds, type PaymentCompleted, type PaymentFailed, type PaymentRefunded } from '../payments/events.js';
-import type { PaymentKind, PaymentRow } from '../payments/store.js';
+import { defined } from '../optional.js';
+import type { PaymentChange, PaymentOutcome } from '../payments/decisions/webhook-event.js';
+import { aggregateIdsIn } from '../payments/events.js';
 import { IdempotencyKey } from '../stripe/gateway.js';
 
 /**
- * What a verified Stripe event means for the pipeline: which payments row moves to which state,
- * and the event announcing it. Pure: the durable store (store.ts) applies the plan in one
- * transaction, against the row as it is then.
+ * What a verified Stripe event says about a payment: which row, which state, which ids (a
+ * PaymentChange). Pure: the durable store (store.ts) decides what that does to the row as it is
+ * then (payments/decisions/webhook-event.ts) and applies it in one transaction.
  */
 
 /** The part of a Stripe Event this receiver relies on. Everything else is kept only in the stored payload. */
@@ -47,32 +48,6 @@ export type IgnoredOutcome =
   /** a declined attempt inside a Checkout Session: the customer can try again, so nothing is final yet */
   | 'checkout_attempt_failed';
 
-export type PaymentOutcome = 'succeeded' | 'failed' | 'refunded';
-
-export interface PaymentChange {
-  next: PaymentOutcome;
-  /** `metadata.order_id ?? metadata.trip_id` of the Stripe object; absent → found by PaymentIntent id */
-  aggregateId?: string;
-  paymentIntentId?: string;
-  checkoutSessionId?: string;
-  chargeId?: string;
-  /** the kind and idempotency key a row created from this event gets */
-  kind: PaymentKind;
-  idempotencyKey?: string;
-  /** minor units of the payment (not of a refund) */
-  amount?: number;
-  currency?: string;
-  /** the business ids found in the metadata */
-  ids: AggregateIds;
-  failure?: { reason: string; code?: string; declineCode?: string };
-  refund?: { amount: number; refundId?: string };
-  /**
-   * a PaymentIntent failure with no metadata: final for an order, but only one attempt of a
-   * Checkout Session (the store decides once it has found the row)
-   */
-  finalUnlessCheckout?: boolean;
-}
-
 export type EventPlan =
   | { action: 'ignore'; outcome: IgnoredOutcome }
   | { action: 'missing_metadata'; missing: string[]; object: string }
@@ -80,19 +55,6 @@ export type EventPlan =
 
 /** Metadata a ride-share Checkout Session must carry for its payment to be announced (seed). */
 export const REQUIRED_TRIP_METADATA = ['trip_id', 'user_id', 'driver_id'] as const;
-
-const ID_FIELDS = ['order_id', 'trip_id', 'user_id', 'driver_id'] as const;
-
-/** The event types acted on, and what each becomes (README "Mapping"). */
-export const HANDLED_EVENT_TYPES = [
-  'checkout.session.completed',
-  'checkout.session.async_payment_succeeded',
-  'checkout.session.async_payment_failed',
-  'checkout.session.expired',
-  'payment_intent.succeeded',
-  'payment_intent.payment_failed',
-  'charge.refunded',
-] as const;
 
 export function planEvent(event: StripeEvent): EventPlan {
   const object = event.data.object;
@@ -132,7 +94,7 @@ function fromSession(session: Record<string, unknown>, next: PaymentOutcome, fai
   const missing = missingMetadata(metadata);
   const sessionId = text(session.id);
   if (missing.length) return { action: 'missing_metadata', missing, object: sessionId ?? 'checkout.session' };
-  const ids = idsOf(metadata);
+  const ids = aggregateIdsIn(metadata);
   return {
     action: 'apply',
     change: {
@@ -152,7 +114,7 @@ function fromSession(session: Record<string, unknown>, next: PaymentOutcome, fai
 
 function fromPaymentIntent(intent: Record<string, unknown>, next: PaymentOutcome): EventPlan {
   const metadata = metadataOf(intent);
-  const ids = idsOf(metadata);
+  const ids = aggregateIdsIn(metadata);
   // Our gateway puts trip_id on the PaymentIntents of Checkout Sessions only.
   const fromCheckout = ids.trip_id !== undefined;
   if (fromCheckout) {
@@ -198,7 +160,7 @@ function fromCharge(charge: Record<string, unknown>): EventPlan {
   // charge.refunded also fires for partial refunds; only a charge refunded in full ends the payment.
   if (charge.refunded !== true) return { action: 'ignore', outcome: 'partial_refund' };
   const metadata = metadataOf(charge);
-  const ids = idsOf(metadata);
+  const ids = aggregateIdsIn(metadata);
   const aggregateId = ids.order_id ?? ids.trip_id;
   return {
     action: 'apply',
@@ -221,102 +183,6 @@ function fromCharge(charge: Record<string, unknown>): EventPlan {
       },
     },
   };
-}
-
-/** The Kafka topic (= CloudEvents type) each outcome is announced on. */
-export const OUTCOME_TOPICS = {
-  succeeded: EventTypes.paymentCompleted,
-  failed: EventTypes.paymentFailed,
-  refunded: EventTypes.paymentRefunded,
-} as const satisfies Record<PaymentOutcome, string>;
-
-/**
- * `charge.refunded` names the charge, not the refund (Stripe stopped embedding `refunds` in charges
- * in API version 2022-11-15): refund_id is present only when the payload carries it.
- */
-export type WebhookPaymentRefunded = Omit<PaymentRefunded, 'refund_id'> & { refund_id?: string; charge_id?: string };
-/** a paid Checkout Session always has its PaymentIntent; the type admits the impossible rather than invent an id */
-export type WebhookPaymentCompleted = Omit<PaymentCompleted, 'payment_intent_id'> & { payment_intent_id?: string };
-
-export interface PipelineEvent {
-  topic: (typeof OUTCOME_TOPICS)[PaymentOutcome];
-  key: string;
-  data: WebhookPaymentCompleted | PaymentFailed | WebhookPaymentRefunded;
-}
-
-/**
- * The event announcing a change, with the business ids rehydrated: from the Stripe object's
- * metadata first, then from what the payments row knows (a worker-created row, or an event of
- * the same payment that came earlier).
- */
-export function pipelineEvent(change: PaymentChange, aggregateId: string, row: PaymentRow | undefined): PipelineEvent {
-  const ids = aggregateIds(change, aggregateId, row);
-  const paymentIntentId = change.paymentIntentId ?? row?.paymentIntentId ?? undefined;
-  const sessionId = change.checkoutSessionId ?? row?.checkoutSessionId ?? undefined;
-  const amount = change.amount ?? row?.amount ?? 0;
-  const currency = change.currency ?? row?.currency ?? '';
-  const topic = OUTCOME_TOPICS[change.next];
-  switch (change.next) {
-    case 'succeeded': {
-      const data: WebhookPaymentCompleted = {
-        ...ids,
-        ...defined('payment_intent_id', paymentIntentId),
-        ...defined('charge_id', change.chargeId),
-        ...defined('session_id', sessionId),
-        amount,
-        currency,
-        status: 'succeeded',
-      };
-      return { topic, key: aggregateId, data };
-    }
-    case 'failed': {
-      const failure = change.failure ?? { reason: 'payment_failed' };
-      const data: PaymentFailed = {
-        ...ids,
-        ...defined('payment_intent_id', paymentIntentId),
-        ...defined('session_id', sessionId),
-        amount,
-        currency,
-        ...defined('code', failure.code),
-        ...defined('decline_code', failure.declineCode),
-        reason: failure.reason,
-      };
-      return { topic, key: aggregateId, data };
-    }
-    case 'refunded': {
-      const data: WebhookPaymentRefunded = {
-        ...ids,
-        ...defined('refund_id', change.refund?.refundId),
-        ...defined('charge_id', change.chargeId),
-        ...defined('payment_intent_id', paymentIntentId),
-        amount: change.refund?.amount ?? amount,
-        currency,
-      } as WebhookPaymentRefunded;
-      return { topic, key: aggregateId, data };
-    }
-  }
-}
-
-function aggregateIds(change: PaymentChange, aggregateId: string, row: PaymentRow | undefined): AggregateIds {
-  const ids: AggregateIds = { ...idsOf(row?.metadata ?? {}), ...change.ids };
-  if (ids.order_id === undefined && ids.trip_id === undefined) {
-    if ((row?.kind ?? change.kind) === 'checkout_session') ids.trip_id = aggregateId;
-    else ids.order_id = aggregateId;
-  }
-  return ids;
-}
-
-/** The ids to remember on the payments row (its metadata), so later events can be rehydrated. */
-export function rowMetadata(ids: AggregateIds): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const field of ID_FIELDS) if (ids[field] !== undefined) out[field] = ids[field]!;
-  return out;
-}
-
-function idsOf(metadata: Record<string, string>): AggregateIds {
-  const ids: AggregateIds = {};
-  for (const field of ID_FIELDS) if (metadata[field]) ids[field] = metadata[field];
-  return ids;
 }
 
 function metadataOf(object: Record<string, unknown>): Record<string, string> {
@@ -359,9 +225,4 @@ function positive(value: unknown): number | undefined {
 
 function currencyOf(value: unknown): string | undefined {
   return typeof value === 'string' && /^[A-Za-z]{3}$/.test(value) ? value.toLowerCase() : undefined;
-}
-
-/** `{ [key]: value }` when value is defined, else `{}`: keeps optional fields absent rather than undefined. */
-function defined<K extends string, V>(key: K, value: V | undefined | null | '' | false): { [P in K]?: V } {
-  return (value === undefined || value === null || value === '' || value === false ? {} : { [key]: value }) as { [P in K]?: V };
 }

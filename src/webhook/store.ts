@@ -1,18 +1,16 @@
-import { withTransactionClient } from '../db/connect.js';
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
-import { canTransition } from '../payments/status.js';
+import { withTransactionClient } from '../db/connect.js';
+import { enqueueMany } from '../outbox/enqueue.js';
 import {
-  ConcurrentPaymentWriteError,
-  findPaymentByIntent,
-  lockPayment,
-  writePayment,
-  type PaymentRow,
-  type PaymentWrite,
-} from '../payments/store.js';
-import { EventTypes, type OrderCancelled } from '../payments/events.js';
-import { OUTCOME_TOPICS, pipelineEvent, rowMetadata, type EventPlan, type PaymentChange, type StripeEvent } from './mapping.js';
+  decideWebhookEvent,
+  OUTCOME_TOPICS,
+  type PaymentChange,
+  type WebhookOutcome,
+  type WebhookResult,
+} from '../payments/decisions/webhook-event.js';
+import { ConcurrentPaymentWriteError } from '../payments/row.js';
+import { findPaymentByIntent, lockPayment, writePayments } from '../payments/store.js';
+import type { EventPlan, IgnoredOutcome, StripeEvent } from './mapping.js';
 
 /**
  * The durable write behind every 2xx: the Stripe event id (unique in webhook_events), the payments
@@ -22,32 +20,9 @@ import { OUTCOME_TOPICS, pipelineEvent, rowMetadata, type EventPlan, type Paymen
  */
 
 /** What the event did, as stored in webhook_events.outcome. */
-export type StoredOutcome =
-  | `published:${string}`
-  /** the row already had this outcome (the other event of the same payment, or the worker, recorded it) */
-  | 'duplicate_transition'
-  /** the row is past this news (a late or out-of-order event never moves a terminal state back) */
-  | 'stale'
-  /** no payments row and no business id in the metadata: not a payment of this pipeline */
-  | 'unknown_payment'
-  | 'missing_metadata'
-  | 'ignored_type'
-  | 'awaiting_payment'
-  | 'no_payment_required'
-  | 'partial_refund'
-  | 'checkout_attempt_failed';
+export type StoredOutcome = WebhookOutcome | IgnoredOutcome | 'missing_metadata';
 
-export type RecordResult =
-  | { duplicate: true }
-  | {
-      duplicate: false;
-      outcome: StoredOutcome;
-      aggregateId?: string;
-      /** the events written to the outbox */
-      published?: { topic: string; eventId: string }[];
-      /** the row's status when the event did not move it */
-      currentStatus?: string;
-    };
+export type RecordResult = { duplicate: true } | ({ duplicate: false; outcome: StoredOutcome } & Omit<WebhookResult, 'outcome'>);
 
 export interface RecordOptions {
   /** CloudEvents source of the events written */
@@ -128,20 +103,21 @@ async function applyInTransaction(
       await client.query('ROLLBACK');
       return { duplicate: true };
     }
-    const decision = decide(event, change, row, options);
+    const decision = decideWebhookEvent(event.id, change, row, options.source);
+    const events = decision.events ?? [];
     // Nothing announced: a COMMIT behind the outcome (and an id fill-in that may be lost) is safe.
-    const announces = decision.messages.length > 0;
+    const announces = events.length > 0;
     const steps = oneWrite(client, () => {
       const sent: Promise<unknown>[] = [];
       if (decision.result.outcome !== provisional) sent.push(client.query(SET_OUTCOME, [event.id, decision.result.outcome]));
-      if (decision.payment) sent.push(writePayment(client, decision.payment.write, decision.payment.existed));
-      if (announces) sent.push(enqueueMany(client, decision.messages));
+      if (decision.write) sent.push(writePayments(client, [{ write: decision.write, existed: row !== undefined }]));
+      if (announces) sent.push(enqueueMany(client, events));
       else sent.push(client.query('COMMIT'));
       return sent;
     });
     await Promise.all(steps);
     if (announces) await client.query('COMMIT');
-    return decision.result;
+    return { duplicate: false, ...decision.result };
   });
 }
 
@@ -158,130 +134,4 @@ export function oneWrite<T>(client: pg.PoolClient, send: () => T): T {
   } finally {
     stream?.uncork?.();
   }
-}
-
-export interface Decision {
-  result: RecordResult & { duplicate: false };
-  payment?: { write: PaymentWrite; existed: boolean };
-  messages: OutboxMessage[];
-}
-
-/** What the event does to the row as it is now (locked): the outcome, the write and the announcements. */
-export function decide(event: StripeEvent, change: PaymentChange, row: PaymentRow | undefined, options: RecordOptions): Decision {
-  const aggregateId = row?.aggregateId ?? change.aggregateId;
-  if (aggregateId === undefined) return { result: { duplicate: false, outcome: 'unknown_payment' }, messages: [] };
-  if (change.finalUnlessCheckout && (row?.kind ?? change.kind) === 'checkout_session') {
-    return { result: { duplicate: false, outcome: 'checkout_attempt_failed', aggregateId }, messages: [] };
-  }
-  if (!canTransition(row?.status, change.next)) {
-    const fill = row ? missingStripeIds(row, change) : undefined;
-    return {
-      result: {
-        duplicate: false,
-        outcome: row?.status === change.next ? 'duplicate_transition' : 'stale',
-        aggregateId,
-        ...(row ? { currentStatus: row.status } : {}),
-      },
-      ...(fill ? { payment: { write: fill, existed: true } } : {}),
-      messages: [],
-    };
-  }
-  // A row this event creates needs what a payment always has; without it the event is not ours to record.
-  if (!row && (change.amount === undefined || change.currency === undefined || change.idempotencyKey === undefined)) {
-    return { result: { duplicate: false, outcome: 'unknown_payment', aggregateId }, messages: [] };
-  }
-  const announced = pipelineEvent(change, aggregateId, row);
-  const write: PaymentWrite = {
-    aggregateId,
-    kind: row?.kind ?? change.kind,
-    status: change.next,
-    amount: row?.amount ?? change.amount ?? null,
-    currency: row?.currency ?? change.currency ?? null,
-    idempotencyKey: row?.idempotencyKey ?? change.idempotencyKey ?? null,
-    ...(change.paymentIntentId ? { paymentIntentId: change.paymentIntentId } : {}),
-    ...(change.checkoutSessionId ? { checkoutSessionId: change.checkoutSessionId } : {}),
-    ...(change.refund?.refundId ? { refundId: change.refund.refundId } : {}),
-    failureCode: change.failure ? (change.failure.declineCode ?? change.failure.code ?? null) : null,
-    failureMessage: change.failure?.reason ?? null,
-    metadata: rowMetadata(change.ids),
-  };
-  const headers = { stripe_event_id: event.id };
-  const messages: OutboxMessage[] = [
-    // Traceable back to Stripe's event, and the same id however often the transaction is retried.
-    {
-      topic: announced.topic,
-      key: announced.key,
-      type: announced.topic,
-      data: announced.data,
-      source: options.source,
-      eventId: eventIdFor(event.id),
-      headers,
-    },
-  ];
-  if (row?.status === 'cancelled' && change.next === 'succeeded') {
-    // The order or trip was cancelled before this payment went through: the money was taken for
-    // something released, and the saga gives it back (as the worker does when its charge races a cancel).
-    const data: OrderCancelled = { ...cancelIds(announced.data), reason: 'cancelled_before_payment' };
-    messages.push({
-      topic: EventTypes.orderCancelled,
-      key: aggregateId,
-      type: EventTypes.orderCancelled,
-      data,
-      source: options.source,
-      eventId: eventIdFor(`${event.id}:${EventTypes.orderCancelled}`),
-      headers,
-    });
-  }
-  return {
-    result: {
-      duplicate: false,
-      outcome: `published:${announced.topic}`,
-      aggregateId,
-      published: messages.map((message) => ({ topic: message.topic, eventId: message.eventId! })),
-    },
-    payment: { write, existed: row !== undefined },
-    messages,
-  };
-}
-
-/**
- * News that moves nothing may still name what the row lacks: the Checkout Session of a payment
- * first recorded from its PaymentIntent's event (or the other way round). Operators and
- * reconciliation look rows up by these ids.
- */
-function missingStripeIds(row: PaymentRow, change: PaymentChange): PaymentWrite | undefined {
-  const paymentIntentId = !row.paymentIntentId ? change.paymentIntentId : undefined;
-  const checkoutSessionId = !row.checkoutSessionId ? change.checkoutSessionId : undefined;
-  if (!paymentIntentId && !checkoutSessionId) return undefined;
-  return {
-    aggregateId: row.aggregateId,
-    kind: row.kind,
-    status: row.status,
-    failureCode: row.failureCode,
-    failureMessage: row.failureMessage,
-    ...(paymentIntentId ? { paymentIntentId } : {}),
-    ...(checkoutSessionId ? { checkoutSessionId } : {}),
-  };
-}
-
-function cancelIds(data: { order_id?: string; trip_id?: string; user_id?: string; driver_id?: string }) {
-  const { order_id, trip_id, user_id, driver_id } = data;
-  return {
-    ...(order_id ? { order_id } : {}),
-    ...(trip_id ? { trip_id } : {}),
-    ...(user_id ? { user_id } : {}),
-    ...(driver_id ? { driver_id } : {}),
-  };
-}
-
-// A fixed namespace for name-based (RFC 4122 version 5) event ids.
-const NAMESPACE = Buffer.from('8f1c2a64b7d34e0a9b5e3c6d1f2a7b90', 'hex');
-
-/** The outbox event id for a Stripe event: a UUID (v5) derived from the Stripe event id. */
-export function eventIdFor(stripeEventId: string): string {
-  const hash = createHash('sha1').update(NAMESPACE).update(`stripe:${stripeEventId}`, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

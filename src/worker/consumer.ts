@@ -3,7 +3,9 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type pg from 'pg';
 import { Backoff, abortableSleep } from '../backoff.js';
 import type { Logger } from '../log.js';
-import { loadPayments, processedMessageIds, type PaymentRow } from '../payments/store.js';
+import type { InboxCommitter } from '../payments/inbox-commit.js';
+import type { PaymentRow } from '../payments/row.js';
+import { loadPayments, processedMessageIds } from '../payments/store.js';
 import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import { classifyFailure, describeError, InvalidMessageError } from './failures.js';
 import type { InboundMessage, TopicHandler } from './handler.js';
@@ -28,6 +30,8 @@ export interface WorkerConsumerOptions {
   concurrency: number;
   sessionTimeoutMs: number;
   pool: pg.Pool;
+  /** commits each message's decision with its inbox row */
+  committer: InboxCommitter;
   log: Logger;
   metrics: WorkerMetrics;
 }
@@ -258,7 +262,7 @@ export class WorkerConsumer {
     if (!live()) return 'abandoned';
     const { handler } = route;
     const { metrics, log } = this.options;
-    const labels = { handler: handler.handler, topic: handler.topic };
+    const labels = { handler: handler.name, topic: handler.topic };
     if (item.invalid !== undefined) {
       log.warn(
         { topic: item.message.topic, partition: item.message.partition, offset: item.message.offset, reason: item.invalid },
@@ -273,9 +277,9 @@ export class WorkerConsumer {
     let known = hints.payments.get(item.aggregateId!);
     const backoff = new Backoff(200, 30_000);
     for (;;) {
-      const timer = metrics.handlerSeconds.startTimer({ handler: handler.handler });
+      const timer = metrics.handlerSeconds.startTimer({ handler: handler.name });
       try {
-        const result = await handler.handle(item.data, item.message, known);
+        const result = await this.apply(handler, item, known);
         timer();
         metrics.processed.inc({ ...labels, result });
         log.debug(
@@ -306,6 +310,14 @@ export class WorkerConsumer {
           .catch(() => known);
       }
     }
+  }
+
+  /** The handler's work, then its decision committed once with the inbox row: the result, or 'duplicate'. */
+  private async apply(handler: TopicHandler, item: Parsed, known: PaymentRow | undefined): Promise<string> {
+    const decide = await handler.prepare(item.data, item.message, known);
+    const inbox = { consumer: handler.consumer, messageId: item.message.messageId };
+    const committed = await this.options.committer.submit(inbox, item.aggregateId!, decide);
+    return committed.duplicate ? 'duplicate' : committed.value;
   }
 
   /** Sends a failed message on to its next retry topic or to the dead letters. */

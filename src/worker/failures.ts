@@ -1,5 +1,5 @@
 import { StripeGatewayError } from '../stripe/errors.js';
-import { ConcurrentPaymentWriteError } from '../payments/store.js';
+import { ConcurrentPaymentWriteError } from '../payments/row.js';
 
 /**
  * What a failed message needs:

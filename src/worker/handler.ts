@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { PaymentRow } from '../payments/store.js';
+import type { Decide } from '../payments/decisions/decision.js';
+import type { PaymentRow } from '../payments/row.js';
 
 export type HandlerName = 'payments' | 'checkout' | 'saga';
 export const HANDLER_NAMES: readonly HandlerName[] = ['payments', 'checkout', 'saga'];
@@ -21,17 +22,20 @@ export interface InboundMessage {
 
 /**
  * One consumed topic's business logic. The engine parses and validates, dedupes through the inbox,
- * and routes failures; `handle` does the work and commits its effect with the inbox row in one
- * transaction. It returns a short result for metrics and logs ("succeeded", "declined", ...).
+ * and routes failures; `prepare` does the work outside the transaction (the Stripe call) and
+ * returns how to decide against the row as locked inside it (payments/decisions/). The engine
+ * commits that decision with the inbox row in one transaction; its result ("succeeded",
+ * "declined", ...) goes to metrics and logs.
  */
 export interface TopicHandler<T = unknown> {
-  handler: HandlerName;
+  /** the `--handlers` name it belongs to; a metrics label */
+  name: HandlerName;
   /** the logical topic, without prefix: orders.placed, ... */
   topic: string;
-  /** inbox consumer name: a message is applied once per consumer */
+  /** inbox consumer name (contracts.ts): a message is applied once per consumer */
   consumer: string;
   schema: z.ZodType<T>;
   aggregateOf(data: T): string;
   /** `known`: the payments row read before the call, a hint only (the transaction re-reads it locked) */
-  handle(data: T, message: InboundMessage, known: PaymentRow | undefined): Promise<string>;
+  prepare(data: T, message: InboundMessage, known: PaymentRow | undefined): Promise<Decide>;
 }

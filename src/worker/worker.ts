@@ -5,7 +5,7 @@ import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { UnavailableError } from '../errors.js';
 import { deleteProcessedBefore } from '../payments/store.js';
-import { GroupCommitter } from '../payments/group-commit.js';
+import { InboxCommitter } from '../payments/inbox-commit.js';
 import type { CheckoutUrls } from '../payments/stripe-calls.js';
 import type { StripeGateway } from '../stripe/index.js';
 import { WorkerConsumer, type Route } from './consumer.js';
@@ -47,11 +47,11 @@ export class PaymentsWorker {
 
   constructor(private readonly options: WorkerOptions) {
     this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker' });
-    const deps = { committer: new GroupCommitter(this.pool), gateway: options.gateway };
+    const deps = { gateway: options.gateway };
     const all: Record<HandlerName, TopicHandler[]> = {
       payments: [paymentsHandler(deps)],
       checkout: [checkoutHandler({ ...deps, urls: options.checkoutUrls })],
-      saga: [releaseHandler(deps), refundHandler(deps)],
+      saga: [releaseHandler(), refundHandler(deps)],
     };
     this.routes = new Map();
     for (const name of options.handlers) {
@@ -71,6 +71,7 @@ export class PaymentsWorker {
       concurrency: options.concurrency,
       sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
       pool: this.pool,
+      committer: new InboxCommitter(this.pool),
       log: options.log,
       metrics: createWorkerMetrics(options.registry),
     });

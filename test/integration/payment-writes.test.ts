@@ -1,14 +1,15 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConcurrentPaymentWriteError, writePayment, type PaymentWrite } from '../../src/payments/store.js';
-import { writePayments } from '../../src/payments/payment-writes.js';
+import { applyWrite, ConcurrentPaymentWriteError, type PaymentRow, type PaymentWrite } from '../../src/payments/row.js';
+import { fromDb, writePayments, type DbRow } from '../../src/payments/store.js';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 
 /**
- * The group commit writes payments rows in bulk; these must be exactly the rows writePayment
- * writes one by one. Two databases start alike, one gets writePayment, the other writePayments.
+ * A webhook event recorded alone writes its payments row by itself; a group commit writes many
+ * rows in one call. Both must be exactly the same rows. Two databases start alike, one gets the
+ * writes one call per row, the other all in one call.
  */
-describe('writePayments (bulk) writes what writePayment writes', () => {
+describe('writePayments writes the same rows one at a time and all at once', () => {
   let one: TestDatabase;
   let bulk: TestDatabase;
   let onePool: pg.Pool;
@@ -28,8 +29,8 @@ describe('writePayments (bulk) writes what writePayment writes', () => {
     await Promise.all([onePool.query(sql, values), bulkPool.query(sql, values)]);
   }
 
-  async function rows(pool: pg.Pool): Promise<unknown[]> {
-    const { rows } = await pool.query(
+  async function rows(pool: pg.Pool): Promise<DbRow[]> {
+    const { rows } = await pool.query<DbRow>(
       `SELECT aggregate_id, kind, status, amount, currency, idempotency_key, stripe_payment_intent_id, stripe_checkout_session_id,
               stripe_refund_id, failure_code, failure_message, metadata
        FROM payments ORDER BY aggregate_id`,
@@ -119,16 +120,20 @@ describe('writePayments (bulk) writes what writePayment writes', () => {
     await both(
       `INSERT INTO payments (aggregate_id, kind, status, failure_message) VALUES ('old-tombstone', 'payment_intent', 'cancelled', 'cancelled')`,
     );
+    const before = new Map((await rows(onePool)).map((row): [string, PaymentRow] => [row.aggregate_id, fromDb(row)]));
     await inTransaction(onePool, async (client) => {
-      for (const { write, existed } of writes) await writePayment(client, write, existed);
+      for (const write of writes) await writePayments(client, [write]);
     });
     await inTransaction(bulkPool, (client) => writePayments(client, writes));
     const expected = await rows(onePool);
     expect(expected).toHaveLength(5);
     expect(await rows(bulkPool)).toEqual(expected);
+    // The worker's group commit merges a batch's decisions in memory before it writes: applyWrite must foresee the row.
+    const foreseen = writes.map(({ write }) => applyWrite(before.get(write.aggregateId), write));
+    expect(expected.map(fromDb)).toEqual(foreseen.sort((a, b) => a.aggregateId.localeCompare(b.aggregateId)));
   });
 
-  it('a create that finds the row already there throws ConcurrentPaymentWriteError naming it, like writePayment', async () => {
+  it('a create that finds the row already there throws ConcurrentPaymentWriteError naming it, alone or among others', async () => {
     const again = {
       existed: false,
       write: {
@@ -151,7 +156,7 @@ describe('writePayments (bulk) writes what writePayment writes', () => {
         idempotencyKey: 'pi:fresh',
       },
     };
-    const single = await inTransaction(onePool, (client) => writePayment(client, again.write, false)).catch((e: unknown) => e);
+    const single = await inTransaction(onePool, (client) => writePayments(client, [again])).catch((e: unknown) => e);
     const many = await inTransaction(bulkPool, (client) => writePayments(client, [fresh, again])).catch((e: unknown) => e);
     expect(single).toBeInstanceOf(ConcurrentPaymentWriteError);
     expect(many).toBeInstanceOf(ConcurrentPaymentWriteError);

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InboxConsumers } from '../../src/contracts.js';
 import { startPipeline, parseValue, type Pipeline } from '../helpers/pipeline.js';
 import type { ConsumedMessage } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/publisher.js';
@@ -24,6 +25,12 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     return rows[0];
   }
 
+  /** Messages the consumer has applied (its inbox rows). */
+  async function applied(consumer: string): Promise<number> {
+    const { rows } = await pipeline.pool.query('SELECT count(*)::int AS n FROM processed_messages WHERE consumer = $1', [consumer]);
+    return rows[0].n;
+  }
+
   it('charges a placed order once and announces payments.completed', async () => {
     await pipeline.placeOrders([
       { order_id: 'ord-ok-1', amount: 2599, currency: 'USD', payment_method: 'pm_card_visa', customer: 'cus_reader' },
@@ -43,8 +50,7 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
       stripe_payment_intent_id: data.payment_intent_id,
     });
     expect((await pipeline.charges()).byOrder['ord-ok-1']).toBe(1);
-    const inbox = await pipeline.pool.query(`SELECT count(*)::int AS n FROM processed_messages WHERE consumer = 'worker.payments'`);
-    expect(inbox.rows[0].n).toBeGreaterThanOrEqual(1);
+    expect(await applied(InboxConsumers.payments)).toBeGreaterThanOrEqual(1);
   });
 
   it('records a decline as payments.failed with its code, and the saga releases the order', async () => {
@@ -64,10 +70,7 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     const row = await paymentRow('ord-declined');
     expect(row).toMatchObject({ status: 'failed', failure_code: 'insufficient_funds' });
     // The cancellation finds nothing to refund, and nothing was charged.
-    await waitFor('the refund handler to see the cancellation', async () => {
-      const { rows } = await pipeline.pool.query(`SELECT count(*)::int AS n FROM processed_messages WHERE consumer = 'worker.saga.refund'`);
-      return rows[0].n >= 1;
-    });
+    await waitFor('the refund handler to see the cancellation', async () => (await applied(InboxConsumers.sagaRefund)) >= 1);
     expect((await pipeline.charges()).byOrder['ord-declined'] ?? 0).toBe(0);
     expect((await paymentRow('ord-declined')).status).toBe('failed');
   });
@@ -82,10 +85,7 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     const data = parseValue(refunded.find((m) => m.key === 'ord-refund')!);
     expect(data).toMatchObject({ order_id: 'ord-refund', amount: 4200, currency: 'usd' });
     expect(String(data.refund_id)).toMatch(/^re_/);
-    await waitFor('both cancellations to be handled', async () => {
-      const { rows } = await pipeline.pool.query(`SELECT count(*)::int AS n FROM processed_messages WHERE consumer = 'worker.saga.refund'`);
-      return rows[0].n >= 3;
-    });
+    await waitFor('both cancellations to be handled', async () => (await applied(InboxConsumers.sagaRefund)) >= 3);
     expect(await paymentRow('ord-refund')).toMatchObject({ status: 'refunded', stripe_refund_id: data.refund_id });
     const report = await pipeline.charges();
     expect(report.details.byOrder['ord-refund']).toMatchObject({ succeededCharges: 1, amountRefunded: 4200 });
@@ -99,10 +99,7 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     ]);
     await waitFor('the tombstone', async () => (await paymentRow('ord-early-cancel'))?.status === 'cancelled');
     await pipeline.placeOrders([{ order_id: 'ord-early-cancel', amount: 999, currency: 'usd', payment_method: 'pm_card_visa' }]);
-    await waitFor('the order to be consumed', async () => {
-      const { rows } = await pipeline.pool.query(`SELECT count(*)::int AS n FROM processed_messages WHERE consumer = 'worker.payments'`);
-      return rows[0].n >= 4;
-    });
+    await waitFor('the order to be consumed', async () => (await applied(InboxConsumers.payments)) >= 4);
     expect((await pipeline.charges()).byOrder['ord-early-cancel'] ?? 0).toBe(0);
     expect((await paymentRow('ord-early-cancel')).status).toBe('cancelled');
   });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { canTransition, isTerminal, PAYMENT_STATUSES } from '../../src/payments/status.js';
 import { toMajorUnits } from '../../src/payments/money.js';
-import { aggregateIdOf, checkoutRequestedSchema, orderCancelledSchema, orderPlacedSchema } from '../../src/payments/events.js';
+import {
+  aggregateIdOf,
+  aggregateIdsIn,
+  checkoutRequestedSchema,
+  orderCancelledSchema,
+  orderPlacedSchema,
+  pipelineMessage,
+} from '../../src/payments/events.js';
+import { Topics } from '../../src/contracts.js';
 import { keyGeneration } from '../../src/payments/stripe-calls.js';
 
 describe('payments state machine', () => {
@@ -50,6 +58,23 @@ describe('event schemas', () => {
     expect(orderCancelledSchema.safeParse({ reason: 'x' }).success).toBe(false);
     expect(aggregateIdOf(orderCancelledSchema.parse({ trip_id: 't9' }))).toBe('t9');
     expect(aggregateIdOf(orderCancelledSchema.parse({ order_id: 'o9', trip_id: 't9' }))).toBe('o9');
+  });
+});
+
+describe('pipeline events', () => {
+  it('carry their topic as their CloudEvents type', () => {
+    expect(pipelineMessage(Topics.paymentsFailed, 'o1', { order_id: 'o1' })).toEqual({
+      topic: 'payments.failed',
+      key: 'o1',
+      type: 'payments.failed',
+      data: { order_id: 'o1' },
+    });
+  });
+  it('take the business ids from a source and nothing else of it', () => {
+    expect(aggregateIdsIn({ trip_id: 't1', user_id: 'u1', driver_id: '', checkout_url: 'x' } as Record<string, string>)).toEqual({
+      trip_id: 't1',
+      user_id: 'u1',
+    });
   });
 });
 

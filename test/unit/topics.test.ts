@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CONSUMED_TOPICS, Topics, fittingReplicationFactor, plannedTopics } from '../../src/kafka/topics.js';
+import { Topics } from '../../src/contracts.js';
+import { CONSUMED_TOPICS, fittingReplicationFactor, plannedTopics } from '../../src/kafka/topics.js';
 
 describe('planned topics', () => {
   it('has the seed topics, the added ones, and retry and dead-letter topics for each consumed topic', () => {

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  parseStripeEvent,
-  pipelineEvent,
-  planEvent,
-  type EventPlan,
-  type PaymentChange,
-  type StripeEvent,
-} from '../../src/webhook/mapping.js';
-import { eventIdFor } from '../../src/webhook/store.js';
-import type { PaymentRow } from '../../src/payments/store.js';
+import { parseStripeEvent, planEvent, type EventPlan, type StripeEvent } from '../../src/webhook/mapping.js';
+import { eventIdFor, pipelineEvent, type PaymentChange } from '../../src/payments/decisions/webhook-event.js';
+import type { PaymentRow } from '../../src/payments/row.js';
 import { charge, checkoutSession, paymentIntent, stripeEvent } from '../helpers/webhook.js';
 
 const TRIP = { trip_id: 'trip-1', user_id: 'user-1', driver_id: 'driver-1' };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decideCharge } from '../../src/worker/handlers/payments.js';
-import { decideCancellation, decideRelease } from '../../src/worker/handlers/saga.js';
-import { decideSession } from '../../src/worker/handlers/checkout.js';
-import { ConcurrentPaymentWriteError, type PaymentRow } from '../../src/payments/store.js';
+import { decideCharge, decideKnownOrder } from '../../src/payments/decisions/charge.js';
+import { cancellationWork, decideCancellation, decideRelease } from '../../src/payments/decisions/saga.js';
+import { decideSession, needsSession } from '../../src/payments/decisions/checkout.js';
+import { ConcurrentPaymentWriteError, type PaymentRow } from '../../src/payments/row.js';
 import type { PaymentStatus } from '../../src/payments/status.js';
 
 const order = { order_id: 'o1', amount: 1999, currency: 'usd', payment_method: 'pm_card_visa' };
@@ -57,6 +57,12 @@ describe('charge decisions', () => {
   it('a charge that raced a cancellation is announced and handed to the saga for a refund', () => {
     expect(topics(decideCharge(order, succeeded, row('cancelled')))).toEqual(['payments.completed', 'orders.cancelled']);
   });
+  it('never charges an order whose row exists again, and says why', () => {
+    expect(decideKnownOrder(row('cancelled'))).toEqual({ result: 'cancelled_before_payment' });
+    for (const status of ['pending', 'requires_action', 'succeeded', 'failed', 'refunded'] as const) {
+      expect(decideKnownOrder(row(status))).toEqual({ result: 'already_recorded' });
+    }
+  });
   it('a payment waiting for 3-D Secure is recorded without an event', () => {
     const d = decideCharge(order, { status: 'requires_action', paymentIntentId: 'pi_1', idempotencyKey: 'pi:o1' }, undefined);
     expect(d.write?.status).toBe('requires_action');
@@ -94,6 +100,13 @@ describe('saga decisions', () => {
     expect(() => decideCancellation({ order_id: 'o1' }, undefined, row('succeeded'), undefined)).toThrow(ConcurrentPaymentWriteError);
     expect(() => decideCancellation({ order_id: 'o1' }, row('pending'), row('succeeded'), undefined)).toThrow(ConcurrentPaymentWriteError);
   });
+  it('refunds a paid payment, stops a waiting one, and calls Stripe for nothing else', () => {
+    expect(cancellationWork(row('succeeded'))).toBe('refund');
+    expect(cancellationWork(row('pending'))).toBe('stop_waiting');
+    expect(cancellationWork(row('requires_action'))).toBe('stop_waiting');
+    expect(cancellationWork(undefined)).toBe('nothing');
+    for (const status of ['failed', 'cancelled', 'refunded'] as const) expect(cancellationWork(row(status))).toBe('nothing');
+  });
   it('has nothing to give back for a failed, cancelled or refunded payment', () => {
     for (const status of ['failed', 'cancelled', 'refunded'] as const) {
       expect(decideCancellation({ order_id: 'o1' }, row(status), row(status), undefined)).toEqual({ result: 'nothing_to_refund' });
@@ -126,5 +139,23 @@ describe('checkout decisions', () => {
     expect(again.result).toBe('session_repeated');
     expect(again.write).toBeUndefined();
     expect(decideSession(request, undefined, row('succeeded', { aggregateId: 't1' }))).toEqual({ result: 'already_recorded' });
+  });
+  it('makes a session only for a trip that has none and is not over', () => {
+    expect(needsSession(undefined)).toBe(true);
+    expect(needsSession(row('pending', { aggregateId: 't1', kind: 'checkout_session' }))).toBe(true);
+    const recorded = row('pending', {
+      kind: 'checkout_session',
+      checkoutSessionId: 'cs_1',
+      metadata: { checkout_url: 'https://pay/cs_1' },
+    });
+    expect(needsSession(recorded)).toBe(false);
+    expect(needsSession(row('succeeded', { kind: 'checkout_session' }))).toBe(false);
+    expect(needsSession(row('cancelled', { kind: 'checkout_session' }))).toBe(false);
+  });
+  it('starts over when the trip has no session to announce (it lost the one it had since it was read)', () => {
+    expect(() => decideSession(request, undefined, undefined)).toThrow(ConcurrentPaymentWriteError);
+    expect(() => decideSession(request, undefined, row('pending', { aggregateId: 't1', kind: 'checkout_session' }))).toThrow(
+      ConcurrentPaymentWriteError,
+    );
   });
 });

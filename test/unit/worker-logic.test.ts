@@ -4,7 +4,7 @@ import { attemptsOf, dueAtOf, failureHeaders, FailureHeaders, messageIdOf, origi
 import { dispositionAfter } from '../../src/worker/retry-policy.js';
 import { classifyFailure, InvalidMessageError, PermanentFailure } from '../../src/worker/failures.js';
 import { StripeGatewayError, classifyStripeError, isReplayedServerError } from '../../src/stripe/errors.js';
-import { ConcurrentPaymentWriteError } from '../../src/payments/store.js';
+import { ConcurrentPaymentWriteError } from '../../src/payments/row.js';
 
 describe('retry schedule', () => {
   const schedule = [1000, 4000, 16000];

@@ -1,0 +1,109 @@
+import type pg from 'pg';
+import { withTransactionClient } from '../db/connect.js';
+import { GroupCommit } from '../db/group-commit.js';
+import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
+import type { Decide } from './decisions/decision.js';
+import { applyWrite, ConcurrentPaymentWriteError, rowAsWrite, type PaymentRow } from './row.js';
+import { COLUMNS, fromDb, writePayments, type DbRow, type InboxResult } from './store.js';
+
+interface Item {
+  consumer: string;
+  messageId: string;
+  aggregateId: string;
+  decide: Decide;
+}
+
+export interface InboxCommitOptions {
+  /** most messages per transaction */
+  maxBatch?: number;
+  /** transactions in flight at once */
+  maxConcurrent?: number;
+}
+
+/**
+ * The worker's transaction, group-committed: every message's effect — inbox row, payments row,
+ * outbox events — commits atomically, but messages that finish their Stripe call at about the
+ * same time share one transaction: the same handful of round trips serve a whole batch, where
+ * per-message transactions spend most of the worker's time in socket writes.
+ */
+export class InboxCommitter {
+  private readonly group: GroupCommit<Item, InboxResult<string>>;
+
+  constructor(pool: pg.Pool, options: InboxCommitOptions = {}) {
+    this.group = new GroupCommit({
+      maxBatch: options.maxBatch ?? 500,
+      maxConcurrent: options.maxConcurrent ?? 2,
+      // Raced by another transaction, or the database failed: every message of the batch starts over.
+      commit: (batch) => withTransactionClient(pool, (client) => inTransaction(client, batch)),
+    });
+  }
+
+  /**
+   * Applies `decide` once for (consumer, messageId), in a transaction with the inbox row. Resolves
+   * `{ duplicate: true }` when the message was already applied, after the commit otherwise.
+   */
+  submit(inbox: { consumer: string; messageId: string }, aggregateId: string, decide: Decide): Promise<InboxResult<string>> {
+    return this.group.submit({ ...inbox, aggregateId, decide });
+  }
+}
+
+async function inTransaction(client: pg.PoolClient, batch: Item[]): Promise<PromiseSettledResult<InboxResult<string>>[]> {
+  await client.query('BEGIN');
+  const aggregateIds = [...new Set(batch.map((item) => item.aggregateId))].sort();
+  // Locked in one global order, so two batches touching the same rows cannot deadlock.
+  const locked = await client.query<DbRow>(
+    `SELECT ${COLUMNS} FROM payments WHERE aggregate_id = ANY($1::text[]) ORDER BY aggregate_id FOR UPDATE`,
+    [aggregateIds],
+  );
+  const inDatabase = new Set(locked.rows.map((row) => row.aggregate_id));
+  const state = new Map<string, PaymentRow>(locked.rows.map((row) => [row.aggregate_id, fromDb(row)]));
+  const done = await client.query<{ consumer: string; message_id: string }>(
+    `SELECT consumer, message_id FROM processed_messages WHERE (consumer, message_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [batch.map((item) => item.consumer), batch.map((item) => item.messageId)],
+  );
+  const applied = new Set(done.rows.map((row) => `${row.consumer}\n${row.message_id}`));
+
+  const outcomes: PromiseSettledResult<InboxResult<string>>[] = [];
+  const inbox: Item[] = [];
+  const touched = new Set<string>();
+  const events: OutboxMessage[] = [];
+  for (const item of batch) {
+    const inboxKey = `${item.consumer}\n${item.messageId}`;
+    if (applied.has(inboxKey)) {
+      outcomes.push({ status: 'fulfilled', value: { duplicate: true } });
+      continue;
+    }
+    let decision;
+    try {
+      decision = item.decide(state.get(item.aggregateId));
+    } catch (error) {
+      outcomes.push({ status: 'rejected', reason: error });
+      continue;
+    }
+    applied.add(inboxKey);
+    inbox.push(item);
+    if (decision.write) {
+      state.set(item.aggregateId, applyWrite(state.get(item.aggregateId), decision.write));
+      touched.add(item.aggregateId);
+    }
+    events.push(...(decision.events ?? []));
+    outcomes.push({ status: 'fulfilled', value: { duplicate: false, value: decision.result } });
+  }
+
+  if (inbox.length) {
+    const inserted = await client.query(
+      'INSERT INTO processed_messages (consumer, message_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING',
+      [inbox.map((item) => item.consumer), inbox.map((item) => item.messageId)],
+    );
+    // Another worker applied one of these since we looked: start the batch over.
+    if (inserted.rowCount !== inbox.length) throw new ConcurrentPaymentWriteError(inbox[0]!.aggregateId);
+  }
+  // Each row once, merged from every decision of the batch, written as one INSERT and one UPDATE.
+  await writePayments(
+    client,
+    [...touched].map((id) => ({ write: rowAsWrite(state.get(id)!), existed: inDatabase.has(id) })),
+  );
+  await enqueueMany(client, events);
+  await client.query('COMMIT');
+  return outcomes;
+}
