@@ -98,7 +98,14 @@ export class KubeClient {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     if (payload !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
     const requestOptions: https.RequestOptions = { method, headers };
-    await this.config.applyToHTTPSOptions(requestOptions);
+    try {
+      await this.config.applyToHTTPSOptions(requestOptions);
+    } catch (error) {
+      // Credentials that cannot be had (an exec plugin failing, an expired token source) or a refused setting.
+      throw new UnavailableError(`cannot prepare a request to ${this.server}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
     const transport = url.protocol === 'https:' ? https : http;
     if (transport === http) delete requestOptions.agent;
     return new Promise<KubeResponse>((resolve, reject) => {

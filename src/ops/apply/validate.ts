@@ -41,7 +41,7 @@ type ModelClass = { kind?: string; new (data: unknown): { validate(): void } };
 
 /** Loads the model class for an apiVersion/kind from its package, or undefined if it has none. */
 async function modelFor(packageName: string, apiVersion: string, kind: string): Promise<ModelClass | undefined> {
-  const modules = (await import(`${packageName}/${apiVersion}`).catch(() => undefined)) as Record<string, unknown> | undefined;
+  const modules = (await import(`${packageName}/${apiVersion}/${kind}`).catch(() => undefined)) as Record<string, unknown> | undefined;
   const model = modules?.[kind] as ModelClass | undefined;
   return typeof model === 'function' && model.kind === kind ? model : undefined;
 }
