@@ -98,6 +98,15 @@ export class ClusterSession {
     return report;
   }
 
+  /** Objects of one kind in one namespace that carry apply's managed-by label. */
+  private async listOurs(apiVersion: string, resource: ServedResource, namespace: string): Promise<KubeObject[]> {
+    const selector = encodeURIComponent(`${MANAGED_BY_LABEL}=${MANAGER}`);
+    const list = await this.client.get<{ items: KubeObject[] }>(
+      `${collectionPath(apiVersion, resource, namespace)}?labelSelector=${selector}`,
+    );
+    return list?.items ?? [];
+  }
+
   /** Objects of ours (managed-by label) in these namespaces that the manifests no longer have. */
   async pruneCandidates(
     desired: ObjectReport[],
@@ -110,10 +119,7 @@ export class ClusterSession {
       const resource = await this.discovery.resource(apiVersion, kind);
       if (!resource?.namespaced) continue;
       for (const namespace of namespaces) {
-        const list = await this.client.get<{ items: KubeObject[] }>(
-          `${collectionPath(apiVersion, resource, namespace)}?labelSelector=${encodeURIComponent(`${MANAGED_BY_LABEL}=${MANAGER}`)}`,
-        );
-        for (const item of list?.items ?? []) {
+        for (const item of await this.listOurs(apiVersion, resource, namespace)) {
           const object = { ...item, apiVersion, kind };
           // Objects another controller made (ESO's Secret, a CronJob's Jobs) are that controller's to remove.
           if (Array.isArray(item.metadata.ownerReferences) && item.metadata.ownerReferences.length > 0) continue;
@@ -158,10 +164,8 @@ export class ClusterSession {
       const resource = await this.discovery.resource(apiVersion, kind);
       if (!resource) continue;
       for (const namespace of namespaces) {
-        const list = await this.client.get<{ items: KubeObject[] }>(
-          `${collectionPath(apiVersion, resource, namespace)}?labelSelector=${encodeURIComponent(`${MANAGED_BY_LABEL}=${MANAGER}`)}`,
-        );
-        for (const item of list?.items ?? []) rows.push({ kind, name: item.metadata.name ?? '', namespace, columns: columns(item) });
+        for (const item of await this.listOurs(apiVersion, resource, namespace))
+          rows.push({ kind, name: item.metadata.name ?? '', namespace, columns: columns(item) });
       }
     }
     return rows;
