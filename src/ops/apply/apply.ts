@@ -122,7 +122,7 @@ export async function runApply(options: ApplyOptions, onEvent: (event: ApplyEven
     }
     return finish({ state: 'none', reason: found.reason });
   }
-  if (invalid) return finish({ state: 'reachable', context: found.context, server: found.server });
+  if (invalid) return finish({ state: 'none', reason: `${found.context} not contacted: the manifests are invalid` });
 
   const session = new ClusterSession(found.client, options.forceConflicts);
   try {
