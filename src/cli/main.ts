@@ -14,6 +14,7 @@ import { stripeEmulatorCommand } from './commands/stripe-emulator.js';
 import { workerCommand } from './commands/worker.js';
 import { webhookServeCommand } from './commands/webhook-serve.js';
 import { devCommand } from './commands/dev.js';
+import { applyCommand } from './commands/apply.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -49,6 +50,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     workerCommand,
     webhookServeCommand,
     stripeEmulatorCommand,
+    applyCommand,
   ]) {
     const command = make(context);
     copySettings(program, command);
