@@ -30,4 +30,10 @@ export { GroupCommitStore, type GroupCommitOptions } from './batcher.js';
 export { WebhookReceiver, type ReceiverOptions, type WebhookAnswer, type EventRecorder } from './receiver.js';
 export { createWebhookMetrics, type WebhookMetrics, type RejectReason } from './metrics.js';
 export { startWebhookServer, type WebhookServerOptions, type RunningWebhookServer } from './server.js';
-export { startWebhookService, WEBHOOK_DEFAULTS, type WebhookServiceOptions, type RunningWebhookService } from './service.js';
+export {
+  startWebhookService,
+  WebhookService,
+  WEBHOOK_DEFAULTS,
+  type WebhookServiceOptions,
+  type RunningWebhookService,
+} from './service.js';
