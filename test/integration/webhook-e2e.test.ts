@@ -6,7 +6,8 @@ import { createStripeClient } from '../../src/stripe/client.js';
 import { StripeGateway } from '../../src/stripe/gateway.js';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
-import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
+import { startPublisher, type PublisherProcess } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 import { checkoutSession, deliver, stripeEvent, startWebhookServe, type WebhookServeProcess } from '../helpers/webhook.js';
 
 const SECRET = 'whsec_e2e_suite_signing_secret_0001';
