@@ -135,14 +135,20 @@ export interface WebhookServeProcess extends RoleProcess {
 
 /**
  * Runs `paymentsctl webhook-serve` as its own process on a free port, the way it runs in a
- * container; /healthz, /readyz and /metrics are on the webhook port.
+ * container; /healthz, /readyz and /metrics are on the webhook port unless `args` has --metrics-port.
  */
 export async function startWebhookServe(env: Record<string, string>, args: string[] = []): Promise<WebhookServeProcess> {
   const role = await spawnRole(['webhook-serve', '--host', '127.0.0.1', '--port', '0', ...args], env, { extendEnv: false });
+  // Logged before it was ready: the webhook listener's own port.
+  const listening = role
+    .output()
+    .split('\n')
+    .find((line) => line.includes('webhook-serve listening'));
+  const port = (JSON.parse(listening ?? '{}') as { port?: number }).port ?? role.metricsPort;
   return {
     ...role,
-    url: `http://127.0.0.1:${role.metricsPort}`,
-    port: role.metricsPort,
+    url: `http://127.0.0.1:${port}`,
+    port,
     stop: async (signal = 'SIGTERM') => {
       role.process.kill(signal);
       const result = await role.process;

@@ -228,4 +228,25 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
       expect((await unconfigured.stop('SIGINT')).exitCode).toBe(130);
     }
   });
+
+  it('with --metrics-port: /healthz, /readyz and /metrics on their own port, /readyz naming what it reaches', async () => {
+    const separate = await startWebhookServe({ DATABASE_URL: db.url, KAFKA_BROKERS: kafkaBrokers, STRIPE_WEBHOOK_SECRET: SECRET }, [
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      '0',
+    ]);
+    try {
+      expect(separate.metricsPort).not.toBe(separate.port);
+      const ops = `http://127.0.0.1:${separate.metricsPort}`;
+      const ready = await fetch(`${ops}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', database: 'ok', kafka: 'ok' });
+      expect(await separate.metrics()).toContain('paymentsctl_webhook_');
+      // The webhook listener serves the webhook path alone.
+      expect((await fetch(`${separate.url}/readyz`)).status).toBe(404);
+    } finally {
+      expect((await separate.stop('SIGTERM')).exitCode).toBe(0);
+    }
+  });
 });
