@@ -1,52 +1,9 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { registerSecret, redact } from './redact.js';
+import { SETTINGS, type SettingName, type SettingSpec } from './settings.js';
 
-/**
- * Settings resolve as: flag > environment (first of the names listed) > default.
- * Every setting is described once here, so error messages and the README table agree.
- */
-export interface SettingSpec {
-  /** the primary environment variable; aliases follow */
-  env: readonly [string, ...string[]];
-  flag?: string;
-  secret?: boolean;
-  description: string;
-}
-
-export const SETTINGS = {
-  databaseUrl: {
-    env: ['DATABASE_URL', 'DB_DSN'],
-    flag: '--database-url',
-    description: 'PostgreSQL connection URL (postgres://USER@HOST:PORT/DATABASE)',
-  },
-  kafkaBrokers: {
-    env: ['KAFKA_BROKERS'],
-    flag: '--brokers',
-    description: 'Kafka bootstrap brokers, comma separated host:port',
-  },
-  stripeApiKey: {
-    env: ['STRIPE_API_KEY', 'STRIPE_KEY'],
-    secret: true,
-    description: 'Stripe secret key (sk_test_… / sk_live_…); never logged',
-  },
-  stripeApiBase: {
-    env: ['STRIPE_API_BASE'],
-    description: 'Stripe API base URL, e.g. http://127.0.0.1:12111 for the emulator',
-  },
-  webhookSecrets: {
-    env: ['STRIPE_WEBHOOK_SECRET', 'STRIPE_WEBHOOK_KEY'],
-    secret: true,
-    description: 'Stripe webhook signing secrets, comma separated for rotation; unset → webhook answers 503',
-  },
-  topicPrefix: {
-    env: ['KAFKA_TOPIC_PREFIX'],
-    flag: '--topic-prefix',
-    description: 'prefix for every topic name, to share one cluster between environments',
-  },
-} as const satisfies Record<string, SettingSpec>;
-
-export type SettingName = keyof typeof SETTINGS;
+export { SETTINGS, type SettingName, type SettingSpec } from './settings.js';
 
 export interface RawSetting {
   value: string;
@@ -200,6 +157,11 @@ export function positiveInt(value: string, flag: string, { min = 1, max = Number
     throw new ConfigError(flag, `${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
   }
   return n;
+}
+
+/** A TCP port to listen on; 0 lets the system pick a free one. */
+export function listenPort(value: string, flag: string): number {
+  return positiveInt(value, flag, { min: 0, max: 65535 });
 }
 
 /** Parses durations such as 500ms, 30s, 15m, 24h, 7d, or a bare 0; `min` (ms) bounds it below. */

@@ -1,2 +1,60 @@
+import { Option, type Command } from 'commander';
+import { SETTINGS } from '../settings.js';
+
 /** commander argument parser for a repeatable flag: `--x a --x b` → ['a', 'b']. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** The settings that also have a flag, and what their value looks like in --help. */
+const FLAG_VALUES = { databaseUrl: '<url>', kafkaBrokers: '<list>', topicPrefix: '<prefix>' } as const;
+export type FlagSetting = keyof typeof FLAG_VALUES;
+
+/** The flag of a setting, its help naming the variables it falls back to (all from SETTINGS). */
+export function settingOption(name: FlagSetting, help: string = SETTINGS[name].description): Option {
+  const spec = SETTINGS[name];
+  const [primary, ...aliases] = spec.env;
+  const fallback = aliases.length ? `${primary}, alias ${aliases.join(', ')}` : primary;
+  return new Option(`${spec.flag} ${FLAG_VALUES[name]}`, `${help} (default: ${fallback})`);
+}
+
+/** What addStoreOptions adds, as commander parses it. */
+export interface StoreFlags {
+  databaseUrl?: string;
+  brokers?: string;
+  topicPrefix?: string;
+}
+
+/**
+ * Where the pipeline's data lives: --database-url, --brokers, --topic-prefix (those of `settings`),
+ * with help of the command's own where it says more than the setting's description.
+ */
+export function addStoreOptions(
+  command: Command,
+  settings: readonly FlagSetting[] = ['databaseUrl', 'kafkaBrokers', 'topicPrefix'],
+  help: Partial<Record<FlagSetting, string>> = {},
+): Command {
+  for (const name of settings) command.addOption(settingOption(name, help[name]));
+  return command;
+}
+
+export interface OpsFlags {
+  metricsHost: string;
+  metricsPort?: string;
+}
+
+/**
+ * --metrics-host and --metrics-port, where /healthz, /readyz and /metrics listen: on a port of their
+ * own by default (`port`), or — `{ instead: 'the webhook port' }` — only when --metrics-port is given.
+ */
+export function addOpsOptions(command: Command, port: number | { instead: string }): Command {
+  const own = typeof port === 'number';
+  return command
+    .option('--metrics-host <host>', `address for /healthz, /readyz, /metrics${own ? '' : ' (with --metrics-port)'}`, '0.0.0.0')
+    .addOption(
+      own
+        ? new Option('--metrics-port <port>', 'port for /healthz, /readyz, /metrics; 0 picks a free one').default(String(port))
+        : new Option(
+            '--metrics-port <port>',
+            `serve /healthz, /readyz, /metrics on this port instead of ${port.instead}; 0 picks a free one`,
+          ),
+    );
+}

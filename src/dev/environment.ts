@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { rawSetting, topicPrefix as topicPrefixSetting } from '../config.js';
 import { createStripeClient } from '../stripe/client.js';
 import { databaseName, withDatabase } from '../db/connect.js';
 import { dropDatabase, ensureDatabase } from '../db/databases.js';
@@ -85,7 +86,7 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
     if (!report.ok) throw new OperationError(`migrating ${name} failed: ${report.error}`);
 
     const brokers = parseBrokers(stack.kafkaBrokers);
-    const topicPrefix = `${env.KAFKA_TOPIC_PREFIX ?? ''}dev-${runId}.`;
+    const topicPrefix = `${topicPrefixSetting({}, env)}dev-${runId}.`;
     // A broker that just started can answer before a new topic's leaders are known; once more is enough.
     const ensure = () => ensurePipelineTopics({ brokers, prefix: topicPrefix, partitions: options.partitions, log });
     await ensure().catch(async () => ensure());
@@ -173,7 +174,7 @@ export async function teardownEnvironment(
 }
 
 function refuseLiveKey(env: NodeJS.ProcessEnv): void {
-  const key = env.STRIPE_API_KEY ?? env.STRIPE_KEY;
+  const key = rawSetting('stripeApiKey', {}, env)?.value;
   if (key && /^(sk|rk)_live_/.test(key)) {
     throw new UsageError('`dev` places hundreds of test orders and must never run with a live Stripe key', {
       hint: 'unset STRIPE_API_KEY (and STRIPE_API_BASE) so that `dev` uses the built-in Stripe emulator',
@@ -197,7 +198,7 @@ async function stripeOf(
   }
   return {
     apiBase,
-    apiKey: vars.STRIPE_API_KEY ?? env.STRIPE_API_KEY ?? env.STRIPE_KEY ?? EMULATOR_API_KEY,
+    apiKey: vars.STRIPE_API_KEY ?? rawSetting('stripeApiKey', {}, env)?.value ?? EMULATOR_API_KEY,
     emulator: new EmulatorAdminClient(apiBase),
   };
 }

@@ -4,7 +4,8 @@ import { abortableSleep } from '../backoff.js';
 import { createPool, databaseName } from '../db/connect.js';
 import { errorMessage, InterruptedError, OperationError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isTerminal, PAYMENT_STATUSES, type PaymentStatus } from '../payments/status.js';
+import { compensations, emptyOutcomes, paymentStatuses } from '../ops/pipeline-reads.js';
+import { isTerminal, PAYMENT_STATUSES } from '../payments/status.js';
 import { SeededRandom } from '../random.js';
 import { freePort } from '../stack/ports.js';
 import { DEFAULT_FAULTS, type FaultConfig } from '../stripe-emulator/faults.js';
@@ -13,11 +14,10 @@ import { CheckoutCustomers } from './customer.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
 import { checkInvariants } from './invariants.js';
 import { planOrders, type PlannedOrder } from './plan.js';
-import { emptyOutcomes, PipelineProbe, type PipelineFacts } from './probe.js';
+import { PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
 import { RoleStartError, SupervisedRole } from './roles.js';
 import { committedOrders, createShopTable, placeOrders } from './shop.js';
-import { InboxConsumers, Topics } from '../contracts.js';
 import type { DevPhase, DevSnapshot, DevSummary, RoleName, StageSnapshot } from './types.js';
 
 export interface DevOptions {
@@ -348,30 +348,20 @@ class DevRun {
   private async summarize(): Promise<DevSummary> {
     const { dev, options } = this;
     const ids = this.plan.map((order) => order.aggregateId);
-    const [orders, statusRows, compensationRows, chargeReport, facts] = await Promise.all([
+    const [orders, statuses, compensated, chargeReport, facts] = await Promise.all([
       committedOrders(this.pool),
-      this.pool.query<{ aggregate_id: string; status: PaymentStatus }>(
-        'SELECT aggregate_id, status FROM payments WHERE aggregate_id = ANY($1)',
-        [ids],
-      ),
-      this.pool.query<{ key: string; n: string }>(
-        `SELECT o.key, count(*) AS n FROM outbox o
-           JOIN processed_messages p ON p.consumer = $1 AND p.message_id = o.event_id::text
-          WHERE o.topic = $2 AND o.key = ANY($3) GROUP BY o.key`,
-        [InboxConsumers.sagaRefund, Topics.ordersCancelled, ids],
-      ),
+      paymentStatuses(this.pool, ids),
+      compensations(this.pool, ids),
       dev.emulator.charges(),
       this.probe.facts(),
     ]);
-    const statuses = new Map(statusRows.rows.map((row) => [row.aggregate_id, row.status]));
-    const compensations = new Map(compensationRows.rows.map((row) => [row.key, Number(row.n)]));
     const charges = new Map(ids.filter((id) => (chargeReport.byOrder[id] ?? 0) > 0).map((id) => [id, chargeReport.byOrder[id]!]));
     const unexpectedExits = this.roles.reduce((sum, role) => sum + role.snapshot().unexpectedExits, 0);
     const checks = checkInvariants({
       orders,
       requested: options.orders,
       statuses,
-      compensations,
+      compensations: compensated,
       charges,
       outboxBacklog: facts.outboxBacklog,
       deadLetters: facts.deadLetters,
@@ -399,7 +389,7 @@ class DevRun {
       },
       outcomes,
       missing: ids.filter((id) => !statuses.has(id)).length,
-      compensated: compensations.size,
+      compensated: compensated.size,
       emulator: {
         ordersCharged: charges.size,
         successfulCharges: [...charges.values()].reduce((sum, n) => sum + n, 0),

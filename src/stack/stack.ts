@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { UnavailableError, OperationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDatabase, withDatabase } from '../db/databases.js';
-import { validateDatabaseUrl, kafkaBrokers as brokersSetting } from '../config.js';
+import { kafkaBrokers as brokersSetting, rawSetting, stripeApiBase, validateDatabaseUrl } from '../config.js';
 import { redact } from '../redact.js';
 import { DEFAULT_LOCAL_POSTGRES_URL, isPostgresReachable, startPostgres, stopPostgres, type ManagedPostgres } from './postgres.js';
 import {
@@ -102,9 +102,10 @@ async function upStripe(
   started: { stripe?: ManagedStripeEmulator },
 ): Promise<NonNullable<StackState['stripe']>> {
   const { env } = options;
-  if (env.STRIPE_API_BASE) return { mode: 'env', apiBase: env.STRIPE_API_BASE.replace(/\/+$/, '') };
+  const apiBase = stripeApiBase({}, env);
+  if (apiBase) return { mode: 'env', apiBase };
   // A Stripe key without a base means the real Stripe API: nothing to start.
-  if (env.STRIPE_API_KEY || env.STRIPE_KEY || options.stripeEmulator === false) return { mode: 'none' };
+  if (rawSetting('stripeApiKey', {}, env) || options.stripeEmulator === false) return { mode: 'none' };
   const workDir = join(options.stateDir, 'stripe');
   const orphan = await stopUnrecordedStripeEmulator(workDir);
   if (orphan) options.log?.warn({ pid: orphan }, 'stopped a Stripe emulator left by an interrupted stack up');
@@ -117,12 +118,12 @@ async function upPostgres(
   options: ReturnType<typeof resolveOptions> & { freshPostgres?: boolean },
   started: { postgres?: ManagedPostgres },
 ): Promise<StackState['postgres']> {
-  const given = options.env.DATABASE_URL ?? options.env.DB_DSN;
+  const given = rawSetting('databaseUrl', {}, options.env);
   if (given) {
-    const url = validateDatabaseUrl(given, options.env.DATABASE_URL ? 'DATABASE_URL' : 'DB_DSN');
+    const url = validateDatabaseUrl(given.value, given.source);
     if (!(await isPostgresReachable(url, 5000))) {
-      throw new UnavailableError(`DATABASE_URL is set but PostgreSQL does not accept connections there (${redact(url)})`, {
-        hint: 'start that server, or unset DATABASE_URL to let `stack up` find or start one',
+      throw new UnavailableError(`${given.source} is set but PostgreSQL does not accept connections there (${redact(url)})`, {
+        hint: `start that server, or unset ${given.source} to let \`stack up\` find or start one`,
       });
     }
     return { mode: 'env', url };
@@ -138,7 +139,7 @@ async function upPostgres(
 }
 
 async function upKafka(options: ReturnType<typeof resolveOptions>, started: { kafka?: ManagedKafka }): Promise<StackState['kafka']> {
-  if (options.env.KAFKA_BROKERS) {
+  if (rawSetting('kafkaBrokers', {}, options.env)) {
     const brokers = brokersSetting({}, options.env).join(',');
     await waitForKafka(brokers, 15_000, options.log);
     return { mode: 'env', brokers };

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import { stackVariables, type StackStatus, type StackDownResult, type ComponentStatus, type StackInfo } from '../stack/stack.js';
-import { mark, renderEnvLines, renderJson } from './output.js';
+import { mark, renderEnvLines } from './output.js';
 
 function component(name: string, status: ComponentStatus): string[] {
   const how = status.managed
@@ -26,15 +26,17 @@ export function renderStackDown(result: StackDownResult): string {
   return `${[...result.stopped.map((s) => `${mark.ok()} stopped ${s}`), ...result.left.map((s) => `${mark.pending()} left ${s}`)].join('\n')}\n`;
 }
 
-/** `stack up` / `stack env`: lines to export, or (--json) where things are. */
-export function renderStackInfo(info: StackInfo, json: boolean): string {
-  if (json) {
-    return renderJson({
-      databaseUrl: info.databaseUrl,
-      kafkaBrokers: info.kafkaBrokers,
-      ...(info.stripeApiBase ? { stripeApiBase: info.stripeApiBase } : {}),
-      reused: info.reused,
-    });
-  }
+/** `stack up` / `stack env`: the lines to export. */
+export function renderStackEnv(info: StackInfo): string {
   return renderEnvLines(stackVariables(info.state));
+}
+
+/** `stack up` / `stack env` with --json: where things are. */
+export function stackInfoJson(info: StackInfo): Record<string, unknown> {
+  return {
+    databaseUrl: info.databaseUrl,
+    kafkaBrokers: info.kafkaBrokers,
+    ...(info.stripeApiBase ? { stripeApiBase: info.stripeApiBase } : {}),
+    reused: info.reused,
+  };
 }

@@ -13,3 +13,13 @@ export function renderTopics(result: EnsureTopicsResult): string {
   ];
   return `${lines.join('\n')}\n`;
 }
+
+/** --json: what was created and what was there, and every topic with its partitions. */
+export function topicsJson(result: EnsureTopicsResult): Record<string, unknown> {
+  return {
+    created: result.created.map((t) => t.name),
+    existing: result.existing,
+    underPartitioned: result.underPartitioned,
+    topics: [...result.created.map((t) => ({ name: t.name, partitions: t.partitions })), ...result.existing],
+  };
+}

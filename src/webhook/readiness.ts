@@ -5,11 +5,11 @@ import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../log.js';
 import { redact } from '../redact.js';
 
-export interface ReadinessReport {
+export type ReadinessReport = {
   ready: boolean;
   database: string;
   kafka: string;
-}
+};
 
 export interface ReadinessOptions {
   pool: pg.Pool;

@@ -1,8 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
+import { registerOpsRoutes, type OpsEndpoints } from '../http/ops-server.js';
 import type { Logger } from '../log.js';
 import type { WebhookMetrics } from './metrics.js';
-import type { ReadinessReport } from './readiness.js';
 import type { WebhookReceiver } from './receiver.js';
 
 export interface WebhookServerOptions {
@@ -15,7 +14,7 @@ export interface WebhookServerOptions {
   metrics: WebhookMetrics;
   log: Logger;
   /** also serve /healthz, /readyz and /metrics on this server (when they have no port of their own) */
-  ops?: { registry: Registry; ready: () => Promise<ReadinessReport> };
+  ops?: OpsEndpoints;
 }
 
 export interface RunningWebhookServer {
@@ -82,20 +81,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         .send({ error: { reason: 'method_not_allowed', message: 'only POST is accepted here' } }),
   });
 
-  if (options.ops) {
-    const { registry, ready } = options.ops;
-    server.get('/healthz', async () => ({ status: 'ok' }));
-    server.get('/readyz', async (_request, reply) => {
-      const report = await ready().catch((error: unknown) => ({ ready: false, database: String(error), kafka: 'unknown' }));
-      return reply
-        .code(report.ready ? 200 : 503)
-        .send({ status: report.ready ? 'ready' : 'not ready', database: report.database, kafka: report.kafka });
-    });
-    server.get('/metrics', async (_request, reply) => {
-      reply.header('content-type', registry.contentType);
-      return registry.metrics();
-    });
-  }
+  if (options.ops) registerOpsRoutes(server, options.ops);
 
   server.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: { reason: 'not_found', message: 'not found' } }));
   server.setErrorHandler((error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => {

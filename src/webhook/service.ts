@@ -1,12 +1,14 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Registry } from 'prom-client';
+import { createPool } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import { createRegistry } from '../metrics.js';
+import type { Role } from '../role.js';
 import { GroupCommitStore } from './batcher.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
-import { Readiness } from './readiness.js';
+import { Readiness, type ReadinessReport } from './readiness.js';
 import { WebhookReceiver } from './receiver.js';
-import { startWebhookServer } from './server.js';
+import { startWebhookServer, type RunningWebhookServer } from './server.js';
 
 export const WEBHOOK_DEFAULTS = {
   host: '0.0.0.0',
@@ -29,9 +31,11 @@ export interface WebhookServiceOptions {
   maxBodyBytes?: number;
   /** PostgreSQL connections; each request in flight holds one for its transaction */
   poolSize?: number;
-  /** serve /healthz, /readyz and /metrics on their own listener instead of the webhook port */
-  metricsPort?: number;
-  metricsHost?: string;
+  /**
+   * serve /healthz, /readyz and /metrics on the webhook port (default true); false when they have
+   * a listener of their own (`webhook-serve --metrics-port`)
+   */
+  opsOnWebhookPort?: boolean;
   log: Logger;
   registry?: Registry;
   /** unix seconds; tests move the clock */
@@ -43,111 +47,126 @@ export interface RunningWebhookService {
   url: string;
   port: number;
   path: string;
-  /** the port of /healthz, /readyz, /metrics (the webhook port unless metricsPort was given) */
-  opsPort: number;
   metrics: WebhookMetrics;
   registry: Registry;
   /** graceful: stop accepting, answer what is in flight, then release the database and Kafka */
   close: () => Promise<void>;
 }
 
-/** Everything `paymentsctl webhook-serve` runs, for the CLI and for in-process use (tests, `dev`). */
-export async function startWebhookService(options: WebhookServiceOptions): Promise<RunningWebhookService> {
-  const log = options.log;
-  const path = normalisePath(options.path ?? WEBHOOK_DEFAULTS.path);
-  const registry = options.registry ?? createRegistry('webhook-serve');
-  const metrics = createWebhookMetrics(registry);
-  const pool = new pg.Pool({
-    connectionString: options.databaseUrl,
-    connectionTimeoutMillis: 10_000,
-    application_name: 'paymentsctl-webhook-serve',
-    max: options.poolSize ?? WEBHOOK_DEFAULTS.poolSize,
-    // Queries are sent without waiting for the previous answer: a transaction takes three round
-    // trips instead of six (see store.ts). Round trips, not SQL, bound this service.
-    pipeline: true,
-  });
-  // An idle connection whose server goes away emits 'error'; the next query reports it instead.
-  pool.on('error', () => undefined);
-  const readiness = new Readiness({ pool, brokers: options.brokers, log });
-  const store = new GroupCommitStore(pool, {
-    source: 'paymentsctl/webhook-serve',
-    // Few transactions in flight make each one bigger, and a transaction costs its round trips and
-    // its commit far more than its rows: measured here (README, benchmark), two in flight did better
-    // than one, four or eight. The other connections serve events recorded alone.
-    maxConcurrentBatches: Math.max(1, Math.min(2, (options.poolSize ?? WEBHOOK_DEFAULTS.poolSize) - 1)),
-    onBatch: (size) => metrics.batchSize.observe(size),
-    onBatchFailed: (error, size) =>
-      log.warn({ err: error, events: size }, 'a group of webhook events failed to commit together; recording each on its own'),
-  });
-  const receiver = new WebhookReceiver({
-    store,
-    secrets: options.secrets,
-    toleranceSeconds: options.toleranceSeconds ?? WEBHOOK_DEFAULTS.toleranceSeconds,
-    metrics,
-    log,
-    ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
-  });
-  if (!receiver.configured) {
-    log.warn(
-      'no webhook secret configured (STRIPE_WEBHOOK_SECRET, alias STRIPE_WEBHOOK_KEY): every delivery will be answered 503 until one is set',
-    );
-  }
-  const separateOps = options.metricsPort !== undefined;
-  const ops = { registry, ready: () => readiness.check() };
-  let opsServer: { close: () => Promise<unknown>; port: number } | undefined;
-  const cleanup = async () => {
-    await readiness.close();
-    await pool.end().catch(() => undefined);
-  };
-  try {
-    const web = await startWebhookServer({
-      host: options.host ?? WEBHOOK_DEFAULTS.host,
-      port: options.port ?? WEBHOOK_DEFAULTS.port,
-      path,
-      maxBodyBytes: options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes,
-      receiver,
-      metrics,
-      log,
-      ...(separateOps ? {} : { ops }),
+/** Everything `paymentsctl webhook-serve` runs, for the CLI (as a Role) and for in-process use (tests). */
+export class WebhookService implements Role, RunningWebhookService {
+  readonly path: string;
+  readonly registry: Registry;
+  readonly metrics: WebhookMetrics;
+  private readonly pool: pg.Pool;
+  private readonly readiness: Readiness;
+  private readonly receiver: WebhookReceiver;
+  private web: RunningWebhookServer | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: WebhookServiceOptions) {
+    const log = options.log;
+    const poolSize = options.poolSize ?? WEBHOOK_DEFAULTS.poolSize;
+    this.path = normalisePath(options.path ?? WEBHOOK_DEFAULTS.path);
+    this.registry = options.registry ?? createRegistry('webhook-serve');
+    this.metrics = createWebhookMetrics(this.registry);
+    this.pool = createPool(options.databaseUrl, {
+      applicationName: 'paymentsctl-webhook-serve',
+      max: poolSize,
+      // Queries are sent without waiting for the previous answer: a transaction takes three round
+      // trips instead of six (see store.ts). Round trips, not SQL, bound this service.
+      pipeline: true,
     });
-    if (separateOps) {
-      const { startOpsServer } = await import('../http/ops-server.js');
-      const started = await startOpsServer({
-        host: options.metricsHost ?? WEBHOOK_DEFAULTS.host,
-        port: options.metricsPort!,
-        registry,
-        ready: async () => (await readiness.check()).ready,
-        log,
-      }).catch(async (error: unknown) => {
-        await web.close();
-        throw error;
-      });
-      opsServer = { port: started.port, close: () => started.server.close() };
-    }
-    log.info(
-      { url: web.url, port: web.port, path, secrets: options.secrets.length, opsPort: opsServer?.port ?? web.port },
-      `webhook-serve listening on ${web.url}${path}`,
-    );
-    let closing: Promise<void> | undefined;
-    return {
-      url: web.url,
-      port: web.port,
-      path,
-      opsPort: opsServer?.port ?? web.port,
-      metrics,
-      registry,
-      close: () =>
-        (closing ??= (async () => {
-          // The webhook listener first: what it has accepted still needs the pool to commit.
-          await web.close();
-          await opsServer?.close();
-          await cleanup();
-        })()),
-    };
-  } catch (error) {
-    await cleanup();
-    throw error;
+    this.readiness = new Readiness({ pool: this.pool, brokers: options.brokers, log });
+    const store = new GroupCommitStore(this.pool, {
+      source: 'paymentsctl/webhook-serve',
+      // Few transactions in flight make each one bigger, and a transaction costs its round trips and
+      // its commit far more than its rows: measured here (README, benchmark), two in flight did better
+      // than one, four or eight. The other connections serve events recorded alone.
+      maxConcurrentBatches: Math.max(1, Math.min(2, poolSize - 1)),
+      onBatch: (size) => this.metrics.batchSize.observe(size),
+      onBatchFailed: (error, size) =>
+        log.warn({ err: error, events: size }, 'a group of webhook events failed to commit together; recording each on its own'),
+    });
+    this.receiver = new WebhookReceiver({
+      store,
+      secrets: options.secrets,
+      toleranceSeconds: options.toleranceSeconds ?? WEBHOOK_DEFAULTS.toleranceSeconds,
+      metrics: this.metrics,
+      log,
+      ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+    });
   }
+
+  get url(): string {
+    return this.listening().url;
+  }
+
+  get port(): number {
+    return this.listening().port;
+  }
+
+  async start(): Promise<void> {
+    const { options, path } = this;
+    if (!this.receiver.configured) {
+      options.log.warn(
+        'no webhook secret configured (STRIPE_WEBHOOK_SECRET, alias STRIPE_WEBHOOK_KEY): every delivery will be answered 503 until one is set',
+      );
+    }
+    try {
+      this.web = await startWebhookServer({
+        host: options.host ?? WEBHOOK_DEFAULTS.host,
+        port: options.port ?? WEBHOOK_DEFAULTS.port,
+        path,
+        maxBodyBytes: options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes,
+        receiver: this.receiver,
+        metrics: this.metrics,
+        log: options.log,
+        ...(options.opsOnWebhookPort === false ? {} : { ops: { registry: this.registry, ready: () => this.isReady(), log: options.log } }),
+      });
+    } catch (error) {
+      await this.release();
+      throw error;
+    }
+    options.log.info(
+      { url: this.web.url, port: this.web.port, path, secrets: options.secrets.length },
+      `webhook-serve listening on ${this.web.url}${path}`,
+    );
+  }
+
+  /** Ready when the database and Kafka answer; the body says which one does not. */
+  isReady(): Promise<ReadinessReport> {
+    return this.readiness.check().catch((error: unknown) => ({ ready: false, database: String(error), kafka: 'unknown' }));
+  }
+
+  stop(): Promise<void> {
+    return (this.closing ??= (async () => {
+      // The webhook listener first: what it has accepted still needs the pool to commit.
+      await this.web?.close();
+      await this.release();
+    })());
+  }
+
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  private async release(): Promise<void> {
+    await this.readiness.close();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private listening(): RunningWebhookServer {
+    if (!this.web) throw new Error('webhook service is not listening yet: start() it first');
+    return this.web;
+  }
+}
+
+/** Starts the webhook service in this process (tests, scripts); close() stops it. */
+export async function startWebhookService(options: WebhookServiceOptions): Promise<RunningWebhookService> {
+  const service = new WebhookService(options);
+  await service.start();
+  return service;
 }
 
 function normalisePath(path: string): string {

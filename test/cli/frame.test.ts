@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseJson, runCli } from '../helpers/cli.js';
+import { parseJson, runCli, runMain } from '../helpers/cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,30 +20,30 @@ describe('the CLI frame', () => {
   });
 
   it('an unknown command or option is a usage error (exit 2)', async () => {
-    const command = await runCli(['frobnicate']);
+    const command = await runMain(['frobnicate']);
     expect(command.exitCode).toBe(2);
     expect(command.stderr).toContain("unknown command 'frobnicate'");
-    const option = await runCli(['migrate', '--no-such-flag']);
+    const option = await runMain(['migrate', '--no-such-flag']);
     expect(option.exitCode).toBe(2);
     expect(option.stderr).toContain('--no-such-flag');
-    const level = await runCli(['--log-level', 'loud', 'migrate']);
+    const level = await runMain(['--log-level', 'loud', 'migrate']);
     expect(level.exitCode).toBe(2);
   });
 
   it('a missing setting exits 2 and says which and how to set it', async () => {
-    const text = await runCli(['migrate']);
+    const text = await runMain(['migrate']);
     expect(text.exitCode).toBe(2);
     expect(text.stderr).toContain('DATABASE_URL is not set');
     expect(text.stderr).toContain('paymentsctl stack up');
 
-    const json = await runCli(['migrate', '--json']);
+    const json = await runMain(['migrate', '--json']);
     expect(json.exitCode).toBe(2);
     expect(parseJson<{ error: { setting: string; exitCode: number } }>(json.stdout).error).toMatchObject({
       setting: 'DATABASE_URL',
       exitCode: 2,
     });
 
-    const brokers = await runCli(['topics', 'ensure', '--brokers', 'nohostport']);
+    const brokers = await runMain(['topics', 'ensure', '--brokers', 'nohostport']);
     expect(brokers.exitCode).toBe(2);
     expect(brokers.stderr).toContain('--brokers is invalid');
   });

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/paymentsctl.js', import.meta.url));
 
@@ -41,6 +42,29 @@ export async function runCli(
     timeout: options.timeoutMs ?? 240_000,
   });
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 };
+}
+
+/**
+ * Runs the CLI in this process through `main(argv, io)`, with only `env`'s settings in the
+ * environment while it runs: for cases that end before anything starts (usage and configuration
+ * errors). What only a real process shows (exit status, stdout/stderr separation) stays with runCli.
+ */
+export async function runMain(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const saved = Object.fromEntries(AMBIENT.map((name) => [name, process.env[name]]));
+  for (const name of AMBIENT) delete process.env[name];
+  Object.assign(process.env, env);
+  let stdout = '';
+  let stderr = '';
+  try {
+    const exitCode = await main(['node', 'paymentsctl', ...args], {
+      stdout: (text) => void (stdout += text),
+      stderr: (text) => void (stderr += text),
+    });
+    return { stdout, stderr, exitCode };
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+    for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
+  }
 }
 
 export function parseJson<T = unknown>(text: string): T {

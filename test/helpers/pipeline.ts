@@ -7,7 +7,7 @@ import type { ChargeReport } from '../../src/stripe-emulator/inspection.js';
 import { createTestDatabase, testPool, type TestDatabase } from './db.js';
 import { consumeUntil, uniquePrefix, type ConsumedMessage } from './kafka.js';
 import { startPublisher, type PublisherProcess } from './publisher.js';
-import { startRole, type RoleProcess } from './roles.js';
+import { startRole, type RoleProcess, type SpawnOptions } from './roles.js';
 
 export interface Order {
   order_id: string;
@@ -29,7 +29,7 @@ export interface Pipeline {
   emulator: RunningEmulator;
   env: Record<string, string>;
   publisher: PublisherProcess;
-  startWorker(args?: string[]): Promise<RoleProcess>;
+  startWorker(args?: string[], options?: SpawnOptions): Promise<RoleProcess>;
   /** events into the outbox in one application transaction, the way an application emits them */
   emit(topic: string, events: { key: string; data: unknown }[]): Promise<void>;
   placeOrders(orders: Order[]): Promise<void>;
@@ -90,8 +90,8 @@ export async function startPipeline(
     emulator,
     env,
     publisher,
-    async startWorker(args = []) {
-      const worker = await startRole('worker', env, args);
+    async startWorker(args = [], startOptions = {}) {
+      const worker = await startRole('worker', env, args, startOptions);
       workers.push(worker);
       return worker;
     },

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startRole, type RoleProcess } from './roles.js';
 
 export interface PublisherProcess extends RoleProcess {
@@ -16,13 +15,4 @@ export async function startPublisher(
     isLeader: async (topic) =>
       new RegExp(`paymentsctl_outbox_leader\\{topic="${topic.replace(/\./g, '\\.')}"[^}]*\\} 1`).test(await role.metrics()),
   };
-}
-
-/** Polls until `predicate` holds, failing with `what` after `timeoutMs`. */
-export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
 import Stripe from 'stripe';
-import { BIN } from './cli.js';
+import { spawnRole, type RoleProcess } from './roles.js';
 
 // Signing goes through Stripe's own SDK, never through the receiver's code under test.
 const sdk = new Stripe('sk_test_webhook_helpers');
@@ -128,43 +126,32 @@ export async function deliver(url: string, event: Record<string, unknown>, secre
   return post(url, payload, { 'stripe-signature': stripeSignature(payload, secret, timestamp) });
 }
 
-export interface WebhookServeProcess {
+export interface WebhookServeProcess extends RoleProcess {
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;
-  process: ResultPromise;
-  output: () => string;
   stop: (signal?: NodeJS.Signals) => Promise<{ exitCode: number | undefined }>;
 }
 
-/** Runs `paymentsctl webhook-serve` as its own process on a free port, the way it runs in a container. */
+/**
+ * Runs `paymentsctl webhook-serve` as its own process on a free port, the way it runs in a
+ * container; /healthz, /readyz and /metrics are on the webhook port unless `args` has --metrics-port.
+ */
 export async function startWebhookServe(env: Record<string, string>, args: string[] = []): Promise<WebhookServeProcess> {
-  const child = execa(process.execPath, [BIN, 'webhook-serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    env: { LOG_LEVEL: 'info', ...env },
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    buffer: true,
-  });
-  let output = '';
-  child.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  let port = 0;
-  for (let i = 0; !port; i++) {
-    const line = output.split('\n').find((l) => l.includes('webhook-serve listening'));
-    if (line) port = (JSON.parse(line) as { port: number }).port;
-    else if (child.exitCode !== null && child.exitCode !== undefined) throw new Error(`webhook-serve exited early:\n${output}`);
-    else if (i > 600) throw new Error(`webhook-serve did not start:\n${output}`);
-    else await sleep(25);
-  }
+  const role = await spawnRole(['webhook-serve', '--host', '127.0.0.1', '--port', '0', ...args], env, { extendEnv: false });
+  // Logged before it was ready: the webhook listener's own port.
+  const listening = role
+    .output()
+    .split('\n')
+    .find((line) => line.includes('webhook-serve listening'));
+  const port = (JSON.parse(listening ?? '{}') as { port?: number }).port ?? role.metricsPort;
   return {
+    ...role,
     url: `http://127.0.0.1:${port}`,
     port,
-    process: child,
-    output: () => output,
     stop: async (signal = 'SIGTERM') => {
-      child.kill(signal);
-      const result = await child;
+      role.process.kill(signal);
+      const result = await role.process;
       return { exitCode: result.exitCode };
     },
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failedChecks, leftovers, runDevCommand } from '../helpers/dev.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runMain } from '../helpers/cli.js';
 
 describe('paymentsctl dev', () => {
   it('runs 300 orders through the whole pipeline and proves the money invariants', async () => {
@@ -53,7 +53,7 @@ describe('paymentsctl dev', () => {
   });
 
   it('names a bad flag', async () => {
-    const result = await runCli(['dev', '--decline-rate', '1.5']);
+    const result = await runMain(['dev', '--decline-rate', '1.5']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('--decline-rate must be a number from 0 to 1');
   });

@@ -4,7 +4,7 @@ import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.j
 import { enqueue, enqueueMany } from '../../src/outbox/enqueue.js';
 import { UsageError } from '../../src/errors.js';
 import { OUTBOX_KEY_LOCK_NAMESPACE } from '../../src/db/locks.js';
-import { waitFor } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('enqueue', () => {
   let db: TestDatabase;

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type pg from 'pg';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
-import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
+import { startPublisher, type PublisherProcess } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 import { inspectDelivery } from '../helpers/outbox-checks.js';
 import { enqueueMany } from '../../src/outbox/enqueue.js';
 

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import type pg from 'pg';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
-import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
+import { startPublisher, type PublisherProcess } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 import { inspectDelivery } from '../helpers/outbox-checks.js';
 import { enqueue, enqueueMany, type OutboxMessage } from '../../src/outbox/enqueue.js';
 import { deletePublishedBefore } from '../../src/outbox/store.js';
@@ -134,7 +135,12 @@ describe('publish-outbox', () => {
       order('free', 1),
       order('free', 2),
     ]);
-    const messages = await consumeUntil(kafkaBrokers, kafkaTopic, (m) => m.filter((x) => x.key === 'free').length >= 2);
+    // The keys may sit on different partitions, read at different times: wait for both.
+    const messages = await consumeUntil(
+      kafkaBrokers,
+      kafkaTopic,
+      (m) => m.filter((x) => x.key === 'free').length >= 2 && m.some((x) => x.key === 'stuck'),
+    );
     await waitFor(
       'the rejection to be recorded',
       async () => ((await pool.query(`SELECT 1 FROM outbox WHERE last_error IS NOT NULL`)).rowCount ?? 0) > 0,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli, runMain } from '../helpers/cli.js';
 
 describe('paymentsctl stripe-emulator', () => {
   it('--help documents every knob and the admin endpoints', async () => {
@@ -39,7 +39,7 @@ describe('paymentsctl stripe-emulator', () => {
   });
 
   it('refuses bad fault flags with exit 2', async () => {
-    const result = await runCli(['stripe-emulator', '--port', '0', '--error-rate', '1.5']);
+    const result = await runMain(['stripe-emulator', '--port', '0', '--error-rate', '1.5']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('--error-rate');
   });

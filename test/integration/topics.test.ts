@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { parseJson, runCli } from '../helpers/cli.js';
+import { parseJson, runCli, runMain } from '../helpers/cli.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { plannedTopics } from '../../src/kafka/topics.js';
 
@@ -65,7 +65,7 @@ describe('paymentsctl topics ensure', () => {
   });
 
   it('refuses a replication factor larger than the cluster', async () => {
-    const run = await runCli(['topics', 'ensure', '--replication-factor', '3', '--topic-prefix', `${prefix}rf.`], {
+    const run = await runMain(['topics', 'ensure', '--replication-factor', '3', '--topic-prefix', `${prefix}rf.`], {
       KAFKA_BROKERS: kafkaBrokers,
     });
     expect(run.exitCode).toBe(2);

@@ -6,7 +6,8 @@ import { createStripeClient } from '../../src/stripe/client.js';
 import { StripeGateway } from '../../src/stripe/gateway.js';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
-import { startPublisher, waitFor, type PublisherProcess } from '../helpers/publisher.js';
+import { startPublisher, type PublisherProcess } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 import { checkoutSession, deliver, stripeEvent, startWebhookServe, type WebhookServeProcess } from '../helpers/webhook.js';
 
 const SECRET = 'whsec_e2e_suite_signing_secret_0001';
@@ -225,6 +226,27 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
       expect((await fetch(`${unconfigured.url}/readyz`)).status).toBe(200);
     } finally {
       expect((await unconfigured.stop('SIGINT')).exitCode).toBe(130);
+    }
+  });
+
+  it('with --metrics-port: /healthz, /readyz and /metrics on their own port, /readyz naming what it reaches', async () => {
+    const separate = await startWebhookServe({ DATABASE_URL: db.url, KAFKA_BROKERS: kafkaBrokers, STRIPE_WEBHOOK_SECRET: SECRET }, [
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      '0',
+    ]);
+    try {
+      expect(separate.metricsPort).not.toBe(separate.port);
+      const ops = `http://127.0.0.1:${separate.metricsPort}`;
+      const ready = await fetch(`${ops}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', database: 'ok', kafka: 'ok' });
+      expect(await separate.metrics()).toContain('paymentsctl_webhook_');
+      // The webhook listener serves the webhook path alone.
+      expect((await fetch(`${separate.url}/readyz`)).status).toBe(404);
+    } finally {
+      expect((await separate.stop('SIGTERM')).exitCode).toBe(0);
     }
   });
 });

@@ -1,38 +1,25 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startWebhookService, type RunningWebhookService } from '../../src/webhook/service.js';
-import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningWebhookService } from '../../src/webhook/service.js';
 import { charge, checkoutSession, deliver, paymentIntent, stripeEvent } from '../helpers/webhook.js';
+import { startWebhookFixture, type WebhookFixture } from '../helpers/webhook-service.js';
 
 const SECRET = 'whsec_events_suite_secret_value';
 let n = 0;
 const unique = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
 
 describe('webhook-serve: verified events → payments row + pipeline event, in one transaction', () => {
-  const { kafkaBrokers } = inject('stack');
-  let db: TestDatabase;
   let pool: pg.Pool;
+  let fixture: WebhookFixture;
   let service: RunningWebhookService;
   let hook: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = testPool(db.url);
-    service = await startWebhookService({
-      databaseUrl: db.url,
-      brokers: kafkaBrokers.split(','),
-      secrets: [SECRET],
-      host: '127.0.0.1',
-      port: 0,
-      log: createLogger({ level: 'silent' }),
-    });
-    hook = `${service.url}/webhook/stripe`;
+    fixture = await startWebhookFixture({ secrets: [SECRET] });
+    ({ pool, service, hook } = fixture);
   });
   afterAll(async () => {
-    await service?.close();
-    await pool?.end();
-    await db?.drop();
+    await fixture?.close();
   });
 
   async function send(type: string, object: Record<string, unknown>): Promise<{ status: number; outcome: unknown; id: string }> {

@@ -1,40 +1,26 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startWebhookService, type RunningWebhookService } from '../../src/webhook/service.js';
-import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
-import { waitFor } from '../helpers/publisher.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningWebhookService } from '../../src/webhook/service.js';
+import { waitFor } from '../helpers/wait.js';
 import { checkoutSession, deliver, post, stripeEvent, stripeSignature } from '../helpers/webhook.js';
+import { startWebhookFixture, type WebhookFixture } from '../helpers/webhook-service.js';
 
 const SECRET = 'whsec_group_commit_suite_secret';
 
 describe('webhook-serve group commit: events that arrive together commit together, and fail alone', () => {
-  const { kafkaBrokers } = inject('stack');
-  let db: TestDatabase;
   let pool: pg.Pool;
+  let fixture: WebhookFixture;
   let service: RunningWebhookService;
   let hook: string;
   let n = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = testPool(db.url);
     // Two connections: one transaction of events in flight at a time, so arrivals queue behind it.
-    service = await startWebhookService({
-      databaseUrl: db.url,
-      brokers: kafkaBrokers.split(','),
-      secrets: [SECRET],
-      host: '127.0.0.1',
-      port: 0,
-      poolSize: 2,
-      log: createLogger({ level: 'silent' }),
-    });
-    hook = `${service.url}/webhook/stripe`;
+    fixture = await startWebhookFixture({ secrets: [SECRET], poolSize: 2 });
+    ({ pool, service, hook } = fixture);
   });
   afterAll(async () => {
-    await service?.close();
-    await pool?.end();
-    await db?.drop();
+    await fixture?.close();
   });
 
   const trip = () => `trip-gc-${++n}`;

@@ -1,44 +1,32 @@
 import { createHmac } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startWebhookService, type RunningWebhookService } from '../../src/webhook/service.js';
-import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
+import type { RunningWebhookService } from '../../src/webhook/service.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher } from '../helpers/publisher.js';
 import { checkoutSession, deliver, post, stripeEvent, stripeSignature } from '../helpers/webhook.js';
+import { startTestWebhookService, startWebhookFixture, type WebhookFixture } from '../helpers/webhook-service.js';
 
 const SECRET = 'whsec_security_suite_current_secret';
 const OTHER = 'whsec_security_suite_somebody_else';
 const MAX_BODY = 64 * 1024;
-const silent = createLogger({ level: 'silent' });
 
 describe('webhook-serve: no forged, tampered, replayed or malformed request gets through', () => {
   const { kafkaBrokers } = inject('stack');
   let db: TestDatabase;
   let pool: pg.Pool;
+  let fixture: WebhookFixture;
   let service: RunningWebhookService;
   let hook: string;
   let trip = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = testPool(db.url);
-    service = await startWebhookService({
-      databaseUrl: db.url,
-      brokers: kafkaBrokers.split(','),
-      secrets: [SECRET],
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: MAX_BODY,
-      log: silent,
-    });
-    hook = `${service.url}/webhook/stripe`;
+    fixture = await startWebhookFixture({ secrets: [SECRET], maxBodyBytes: MAX_BODY });
+    ({ db, pool, service, hook } = fixture);
   });
   afterAll(async () => {
-    await service?.close();
-    await pool?.end();
-    await db?.drop();
+    await fixture?.close();
   });
   beforeEach(async () => {
     await pool.query('TRUNCATE outbox, webhook_events, payments');
@@ -202,14 +190,7 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
 
   it('secret rotation: during the overlap both secrets verify, alone or side by side in one header', async () => {
     const NEW = 'whsec_security_suite_rotated_secret';
-    const rotating = await startWebhookService({
-      databaseUrl: db.url,
-      brokers: kafkaBrokers.split(','),
-      secrets: [NEW, SECRET],
-      host: '127.0.0.1',
-      port: 0,
-      log: silent,
-    });
+    const rotating = await startTestWebhookService(db.url, { secrets: [NEW, SECRET] });
     try {
       const url = `${rotating.url}/webhook/stripe`;
       expect((await deliver(url, paidSession().event, SECRET)).status).toBe(200);
@@ -229,14 +210,7 @@ describe('webhook-serve: no forged, tampered, replayed or malformed request gets
   });
 
   it('without a secret: 503 on the path and nothing recorded, while /healthz answers; /readyz follows the database and Kafka', async () => {
-    const unconfigured = await startWebhookService({
-      databaseUrl: db.url,
-      brokers: ['127.0.0.1:1'],
-      secrets: [],
-      host: '127.0.0.1',
-      port: 0,
-      log: silent,
-    });
+    const unconfigured = await startTestWebhookService(db.url, { secrets: [], brokers: ['127.0.0.1:1'] });
     try {
       const { event } = paidSession();
       const reply = await deliver(`${unconfigured.url}/webhook/stripe`, event, SECRET);

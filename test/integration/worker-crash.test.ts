@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, type Order, type Pipeline } from '../helpers/pipeline.js';
 import type { ConsumedMessage } from '../helpers/kafka.js';
-import { waitFor } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 import type { RoleProcess } from '../helpers/roles.js';
 
 const ORDERS = 400;

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InboxConsumers } from '../../src/contracts.js';
 import { startPipeline, parseValue, type Pipeline } from '../helpers/pipeline.js';
 import type { ConsumedMessage } from '../helpers/kafka.js';
-import { waitFor } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 
 const forKey = (key: string) => (messages: ConsumedMessage[]) => messages.some((m) => m.key === key);
 
@@ -146,7 +146,8 @@ describe('worker: each handler end to end (outbox → publisher → worker → S
     // The broker refuses a session timeout above group.max.session.timeout.ms (30 min). kafkajs
     // reports that as a crash after the consumer has started, the way it reports a group
     // coordinator that cannot be found on a broker still loading.
-    const worker = await pipeline.startWorker(['--group', 'worker-flows-unjoinable', '--session-timeout', '40m']);
+    // It never gets ready: wait only for it to serve its probes.
+    const worker = await pipeline.startWorker(['--group', 'worker-flows-unjoinable', '--session-timeout', '40m'], { until: 'serving' });
     const result = await worker.process;
     expect(result.exitCode).toBe(3);
     expect(worker.output()).toContain('session timeout is not within the range allowed by the broker');

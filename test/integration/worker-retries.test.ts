@@ -4,7 +4,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import { FailureHeaders } from '../../src/worker/headers.js';
 import { startPipeline, parseValue, type Pipeline } from '../helpers/pipeline.js';
 import type { ConsumedMessage } from '../helpers/kafka.js';
-import { waitFor } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 import type { RoleProcess } from '../helpers/roles.js';
 
 const forKey = (key: string) => (messages: ConsumedMessage[]) => messages.some((m) => m.key === key);

@@ -13,9 +13,6 @@ interface DevFlags {
   stallTimeout: string;
 }
 
-/** Plain progress lines (no TTY, or --json) at most this often. */
-const PROGRESS_EVERY_MS = 2_000;
-
 export function devCommand(ctx: () => CliContext): Command {
   return new Command('dev')
     .summary('run the whole pipeline locally, drive orders through it, and check that no payment was lost or doubled')
@@ -50,66 +47,45 @@ export function devCommand(ctx: () => CliContext): Command {
     )
     .action(async (flags: DevFlags) => {
       const c = ctx();
-      const { fraction, positiveInt, durationMs } = await import('../../config.js');
-      const { randomSeed } = await import('../../random.js');
+      const options = await parseFlags(flags);
       const { runDev } = await import('../../dev/run.js');
-      const { renderDevSummary, renderProgressLine } = await import('../../ui/dev.js');
-      const { renderEnvLines, renderJson } = await import('../../ui/output.js');
-      const { createLogger } = await import('../../log.js');
-
-      const options = {
-        orders: positiveInt(flags.orders, '--orders', { max: 1_000_000 }),
-        ratePerSecond: positiveInt(flags.rate, '--rate', { min: 0, max: 100_000 }),
-        declineRate: fraction(flags.declineRate, '--decline-rate'),
-        checkoutShare: fraction(flags.checkoutShare, '--checkout-share'),
-        seed: flags.seed === undefined ? randomSeed() : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 31 - 1 }),
-        stallTimeoutMs: durationMs(flags.stallTimeout, '--stall-timeout', { min: 1_000 }),
-        chaos: Boolean(flags.chaos),
-        keep: Boolean(flags.keep),
-      };
-
-      const live = !c.json && Boolean(process.stdout.isTTY);
-      // Plain lines go where they do not disturb the one JSON document on stdout.
-      const plain = c.json ? c.stderr : c.stdout;
-      const interrupt = new AbortController();
-      let release: (() => void) | undefined;
-      const onSignal = () => (release ? release() : interrupt.abort());
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-
-      const view = live ? (await import('../../ui/dev-view.js')).startLiveView() : undefined;
-      let lastLine = 0;
+      const { createDevReporter } = await import('../../ui/dev-report.js');
+      const { interruptible } = await import('../interrupt.js');
+      const report = await createDevReporter({ ...c, tty: Boolean(process.stdout.isTTY) });
       try {
-        const summary = await runDev({
-          ...options,
-          env: process.env,
-          // Log lines would tear the live view apart; what matters shows in it.
-          log: live ? createLogger({ level: 'error' }) : c.log,
-          signal: interrupt.signal,
-          onStep: (text) => plain(`${text}\n`),
-          onSnapshot: (snapshot) => {
-            if (view) return view.update(snapshot);
-            if (Date.now() - lastLine < PROGRESS_EVERY_MS && snapshot.phase !== 'done') return;
-            lastLine = Date.now();
-            plain(renderProgressLine(snapshot));
-          },
-          onSummary: (result) => {
-            view?.stop();
-            c.stdout(c.json ? renderJson(result) : renderDevSummary(result));
-          },
-          holdOpen: async (variables) => {
-            plain(
-              `\nThe pipeline keeps running (--keep). In another shell:\n${renderEnvLines(variables)}` +
-                'Ctrl-C stops the roles; the stack, the database and the topics stay (`paymentsctl stack down` removes the stack).\n',
-            );
-            await new Promise<void>((resolve) => (release = resolve));
-          },
-        });
+        const summary = await interruptible((signal, untilSignalled) =>
+          runDev({
+            ...options,
+            env: process.env,
+            log: report.log,
+            signal,
+            onStep: report.onStep,
+            onSnapshot: report.onSnapshot,
+            onSummary: report.onSummary,
+            holdOpen: async (variables) => {
+              report.keptRunning(variables);
+              await untilSignalled();
+            },
+          }),
+        );
         if (!summary.ok) c.exitCode = ExitCode.failed;
       } finally {
-        view?.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        report.stop();
       }
     });
+}
+
+async function parseFlags(flags: DevFlags) {
+  const { fraction, positiveInt, durationMs } = await import('../../config.js');
+  const { randomSeed } = await import('../../random.js');
+  return {
+    orders: positiveInt(flags.orders, '--orders', { max: 1_000_000 }),
+    ratePerSecond: positiveInt(flags.rate, '--rate', { min: 0, max: 100_000 }),
+    declineRate: fraction(flags.declineRate, '--decline-rate'),
+    checkoutShare: fraction(flags.checkoutShare, '--checkout-share'),
+    seed: flags.seed === undefined ? randomSeed() : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 31 - 1 }),
+    stallTimeoutMs: durationMs(flags.stallTimeout, '--stall-timeout', { min: 1_000 }),
+    chaos: Boolean(flags.chaos),
+    keep: Boolean(flags.keep),
+  };
 }

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { collect } from '../options.js';
+import { collect, settingOption } from '../options.js';
+import { printResult } from '../print.js';
+import type { MigrateMode } from '../../migrate/migrator.js';
 import { ExitCode, UsageError } from '../../errors.js';
 
 interface MigrateFlags {
@@ -22,7 +24,7 @@ export function migrateCommand(ctx: () => CliContext): Command {
         'the run holds an advisory lock, so concurrent migrators (replicas, Jobs) are safe.\n' +
         'An applied file whose content changed is refused. Exit 1 if any database failed.',
     )
-    .option('--database-url <url>', 'database to migrate; repeat for several (default: DATABASE_URL, alias DB_DSN)', collect)
+    .addOption(settingOption('databaseUrl', 'database to migrate; repeat for several').argParser(collect))
     .option('--tenants-file <path>', 'file with one database URL per line (# comments allowed)')
     .option('--status', 'show applied and pending migrations; change nothing')
     .option('--dry-run', 'print the SQL that would run; change nothing')
@@ -36,26 +38,33 @@ export function migrateCommand(ctx: () => CliContext): Command {
     )
     .action(async (flags: MigrateFlags) => {
       const c = ctx();
-      if (flags.status && flags.dryRun) throw new UsageError('--status and --dry-run cannot be combined');
-      const { databaseUrl, validateDatabaseUrl, durationMs, positiveInt } = await import('../../config.js');
-      const { readTenantsFile } = await import('../../migrate/tenants.js');
-      const { loadMigrations } = await import('../../migrate/files.js');
+      const { urls, files, ...options } = await parseFlags(flags);
       const { migrateDatabases } = await import('../../migrate/migrator.js');
-      const { renderJson } = await import('../../ui/output.js');
       const { renderMigrationReports } = await import('../../ui/migrate.js');
-
-      // 0 would mean "wait forever" to PostgreSQL: not a timeout.
-      const lockTimeoutMs = durationMs(flags.lockTimeout, '--lock-timeout', { min: 1 });
-      const concurrency = positiveInt(flags.concurrency, '--concurrency', { max: 64 });
-      const urls = [
-        ...(flags.databaseUrl ?? []).map((url) => validateDatabaseUrl(url, '--database-url')),
-        ...(flags.tenantsFile ? await readTenantsFile(flags.tenantsFile) : []),
-      ];
-      if (urls.length === 0) urls.push(databaseUrl());
-      const files = await loadMigrations(flags.migrationsDir);
-      const mode = flags.status ? 'status' : flags.dryRun ? 'dry-run' : 'apply';
-      const reports = await migrateDatabases(urls, files, { mode, lockTimeoutMs, concurrency, log: c.log });
-      c.stdout(c.json ? renderJson({ databases: reports }) : renderMigrationReports(reports, mode));
+      const reports = await migrateDatabases(urls, files, { ...options, log: c.log });
+      await printResult(
+        c,
+        reports,
+        (result) => renderMigrationReports(result, options.mode),
+        (databases) => ({ databases }),
+      );
       if (reports.some((report) => !report.ok)) c.exitCode = ExitCode.failed;
     });
+}
+
+async function parseFlags(flags: MigrateFlags) {
+  if (flags.status && flags.dryRun) throw new UsageError('--status and --dry-run cannot be combined');
+  const { databaseUrl, validateDatabaseUrl, durationMs, positiveInt } = await import('../../config.js');
+  const { readTenantsFile } = await import('../../migrate/tenants.js');
+  const { loadMigrations } = await import('../../migrate/files.js');
+  // 0 would mean "wait forever" to PostgreSQL: not a timeout.
+  const lockTimeoutMs = durationMs(flags.lockTimeout, '--lock-timeout', { min: 1 });
+  const concurrency = positiveInt(flags.concurrency, '--concurrency', { max: 64 });
+  const urls = [
+    ...(flags.databaseUrl ?? []).map((url) => validateDatabaseUrl(url, '--database-url')),
+    ...(flags.tenantsFile ? await readTenantsFile(flags.tenantsFile) : []),
+  ];
+  if (urls.length === 0) urls.push(databaseUrl());
+  const mode: MigrateMode = flags.status ? 'status' : flags.dryRun ? 'dry-run' : 'apply';
+  return { urls, files: await loadMigrations(flags.migrationsDir), mode, lockTimeoutMs, concurrency };
 }

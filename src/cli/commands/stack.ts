@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { printResult } from '../print.js';
+import type { StackInfo } from '../../stack/stack.js';
 import { ExitCode } from '../../errors.js';
 
 export function stackCommand(ctx: () => CliContext): Command {
@@ -22,13 +24,12 @@ export function stackCommand(ctx: () => CliContext): Command {
     .action(async (flags: { freshPostgres?: boolean; stripeEmulator: boolean }) => {
       const c = ctx();
       const { stackUp } = await import('../../stack/stack.js');
-      const { renderStackInfo } = await import('../../ui/stack.js');
       const info = await stackUp({ freshPostgres: flags.freshPostgres, stripeEmulator: flags.stripeEmulator, log: c.log });
       c.log.info(
         { reused: info.reused, postgres: info.state.postgres.mode, kafka: info.state.kafka.mode, stripe: info.state.stripe?.mode },
         info.reused ? 'reusing the running stack' : 'stack is up',
       );
-      c.stdout(renderStackInfo(info, c.json));
+      await printStackInfo(c, info);
     });
 
   stack
@@ -37,10 +38,8 @@ export function stackCommand(ctx: () => CliContext): Command {
     .action(async () => {
       const c = ctx();
       const { stackDown } = await import('../../stack/stack.js');
-      const { renderJson } = await import('../../ui/output.js');
       const { renderStackDown } = await import('../../ui/stack.js');
-      const result = await stackDown({ log: c.log });
-      c.stdout(c.json ? renderJson(result) : renderStackDown(result));
+      await printResult(c, await stackDown({ log: c.log }), renderStackDown);
     });
 
   stack
@@ -49,10 +48,9 @@ export function stackCommand(ctx: () => CliContext): Command {
     .action(async () => {
       const c = ctx();
       const { stackStatus } = await import('../../stack/stack.js');
-      const { renderJson } = await import('../../ui/output.js');
       const { renderStackStatus } = await import('../../ui/stack.js');
       const status = await stackStatus({ log: c.log });
-      c.stdout(c.json ? renderJson(status) : renderStackStatus(status));
+      await printResult(c, status, renderStackStatus);
       if (!status.running) c.exitCode = ExitCode.failed;
     });
 
@@ -62,9 +60,13 @@ export function stackCommand(ctx: () => CliContext): Command {
     .action(async () => {
       const c = ctx();
       const { stackEnv } = await import('../../stack/stack.js');
-      const { renderStackInfo } = await import('../../ui/stack.js');
-      c.stdout(renderStackInfo(await stackEnv({ log: c.log }), c.json));
+      await printStackInfo(c, await stackEnv({ log: c.log }));
     });
 
   return stack;
+}
+
+async function printStackInfo(c: CliContext, info: StackInfo): Promise<void> {
+  const { renderStackEnv, stackInfoJson } = await import('../../ui/stack.js');
+  await printResult(c, info, renderStackEnv, stackInfoJson);
 }

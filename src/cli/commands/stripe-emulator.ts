@@ -101,50 +101,19 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: EmulatorFlags) => {
       const c = ctx();
-      const { positiveInt, durationMs, fraction, webhookSecrets } = await import('../../config.js');
-      const { registerSecret } = await import('../../redact.js');
+      const options = await parseFlags(flags);
       const { startStripeEmulator } = await import('../../stripe-emulator/index.js');
       const { runUntilSignalled } = await import('../run-role.js');
-
-      const givenSecret = flags.webhookSecret ?? webhookSecrets()[0];
-      registerSecret(givenSecret);
-      const emulator = await startStripeEmulator({
-        host: flags.host,
-        port: positiveInt(flags.port, '--port', { min: 0, max: 65535 }),
-        webhookUrls: flags.webhookUrl ?? [],
-        webhookSecret: givenSecret,
-        seed: flags.seed === undefined ? undefined : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 32 - 1 }),
-        faults: {
-          latencyMs: durationMs(flags.latency, '--latency'),
-          latencyJitterMs: durationMs(flags.latencyJitter, '--latency-jitter'),
-          errorRate: fraction(flags.errorRate, '--error-rate'),
-          errorStatus: Number(flags.errorStatus) as 500 | 429,
-          errorAfterRunRate: fraction(flags.errorAfterRunRate, '--error-after-run-rate'),
-          resetRate: fraction(flags.resetRate, '--reset-rate'),
-          timeoutRate: fraction(flags.timeoutRate, '--timeout-rate'),
-          timeoutMs: durationMs(flags.timeoutHold, '--timeout-hold'),
-          dropRate: fraction(flags.webhookDropRate, '--webhook-drop-rate'),
-          duplicateRate: fraction(flags.webhookDuplicateRate, '--webhook-duplicate-rate'),
-          reorder: Boolean(flags.webhookReorder),
-          reorderWindow: positiveInt(flags.webhookReorderWindow, '--webhook-reorder-window', { min: 2, max: 100 }),
-        },
-        webhookRetry: {
-          initialDelayMs: durationMs(flags.webhookRetryInitial, '--webhook-retry-initial'),
-          maxDelayMs: durationMs(flags.webhookRetryMax, '--webhook-retry-max'),
-          maxAttempts: positiveInt(flags.webhookMaxAttempts, '--webhook-max-attempts', { max: 100 }),
-          timeoutMs: durationMs(flags.webhookTimeout, '--webhook-timeout'),
-        },
-        log: c.log,
-      });
+      const emulator = await startStripeEmulator({ ...options, log: c.log });
       c.log.info(
         {
           url: emulator.url,
           port: emulator.port,
           seed: emulator.seed,
-          webhookUrls: flags.webhookUrl ?? [],
+          webhookUrls: options.webhookUrls,
           // A secret we generated is shown so receivers can be configured with it; one that was
           // given to us (flag or STRIPE_WEBHOOK_SECRET) is never logged.
-          ...(givenSecret
+          ...(options.webhookSecret
             ? { webhookSecretSource: flags.webhookSecret ? '--webhook-secret' : 'STRIPE_WEBHOOK_SECRET' }
             : { webhookSecret: emulator.webhookSecret }),
         },
@@ -152,4 +121,38 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
       );
       await runUntilSignalled(() => emulator.close(), c.log);
     });
+}
+
+async function parseFlags(flags: EmulatorFlags) {
+  const { positiveInt, durationMs, fraction, webhookSecrets, listenPort } = await import('../../config.js');
+  const { registerSecret } = await import('../../redact.js');
+  const webhookSecret = flags.webhookSecret ?? webhookSecrets()[0];
+  registerSecret(webhookSecret);
+  return {
+    host: flags.host,
+    port: listenPort(flags.port, '--port'),
+    webhookUrls: flags.webhookUrl ?? [],
+    webhookSecret,
+    seed: flags.seed === undefined ? undefined : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 32 - 1 }),
+    faults: {
+      latencyMs: durationMs(flags.latency, '--latency'),
+      latencyJitterMs: durationMs(flags.latencyJitter, '--latency-jitter'),
+      errorRate: fraction(flags.errorRate, '--error-rate'),
+      errorStatus: Number(flags.errorStatus) as 500 | 429,
+      errorAfterRunRate: fraction(flags.errorAfterRunRate, '--error-after-run-rate'),
+      resetRate: fraction(flags.resetRate, '--reset-rate'),
+      timeoutRate: fraction(flags.timeoutRate, '--timeout-rate'),
+      timeoutMs: durationMs(flags.timeoutHold, '--timeout-hold'),
+      dropRate: fraction(flags.webhookDropRate, '--webhook-drop-rate'),
+      duplicateRate: fraction(flags.webhookDuplicateRate, '--webhook-duplicate-rate'),
+      reorder: Boolean(flags.webhookReorder),
+      reorderWindow: positiveInt(flags.webhookReorderWindow, '--webhook-reorder-window', { min: 2, max: 100 }),
+    },
+    webhookRetry: {
+      initialDelayMs: durationMs(flags.webhookRetryInitial, '--webhook-retry-initial'),
+      maxDelayMs: durationMs(flags.webhookRetryMax, '--webhook-retry-max'),
+      maxAttempts: positiveInt(flags.webhookMaxAttempts, '--webhook-max-attempts', { max: 100 }),
+      timeoutMs: durationMs(flags.webhookTimeout, '--webhook-timeout'),
+    },
+  };
 }

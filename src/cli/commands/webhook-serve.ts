@@ -1,24 +1,21 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { ConfigError, ExitCode } from '../../errors.js';
+import { addOpsOptions, addStoreOptions, type OpsFlags, type StoreFlags } from '../options.js';
+import { ConfigError } from '../../errors.js';
 
-interface WebhookServeFlags {
+interface WebhookServeFlags extends StoreFlags, OpsFlags {
   host: string;
   port: string;
   path: string;
   tolerance: string;
   maxBody: string;
   poolSize: string;
-  databaseUrl?: string;
-  brokers?: string;
-  metricsHost: string;
-  metricsPort?: string;
 }
 
 const OPS_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 export function webhookServeCommand(ctx: () => CliContext): Command {
-  return new Command('webhook-serve')
+  const command = new Command('webhook-serve')
     .summary('receive Stripe webhooks: verify Stripe-Signature, record durably, emit payments.* events')
     .description(
       'Serve the public endpoint Stripe POSTs events to. Each request is verified over\n' +
@@ -39,43 +36,45 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
     .option('--path <path>', 'the webhook path', '/webhook/stripe')
     .option('--tolerance <duration>', 'accepted distance of the signature timestamp from now, either way', '300s')
     .option('--max-body <bytes>', 'largest body accepted (413 above)', String(1024 * 1024))
-    .option('--pool-size <n>', 'PostgreSQL connections', '8')
-    .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
-    .option('--brokers <list>', 'Kafka brokers, for readiness (default: KAFKA_BROKERS)')
-    .option('--metrics-host <host>', 'address of the separate ops listener (with --metrics-port)', '0.0.0.0')
-    .option('--metrics-port <port>', 'serve /healthz, /readyz, /metrics on this port instead of the webhook port')
-    .action(async (flags: WebhookServeFlags) => {
-      const c = ctx();
-      const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs } = await import('../../config.js');
-      const { startWebhookService } = await import('../../webhook/service.js');
-      const { runUntilSignalled } = await import('../run-role.js');
+    .option('--pool-size <n>', 'PostgreSQL connections', '8');
+  addStoreOptions(command, ['databaseUrl', 'kafkaBrokers'], { kafkaBrokers: 'Kafka bootstrap brokers, for readiness' });
+  return addOpsOptions(command, { instead: 'the webhook port' }).action(async (flags: WebhookServeFlags) => {
+    const c = ctx();
+    const options = await parseFlags(flags);
+    const { WebhookService } = await import('../../webhook/service.js');
+    const { runRole } = await import('../run-role.js');
+    c.exitCode = await runRole(
+      'webhook-serve',
+      (registry) => new WebhookService({ ...options, opsOnWebhookPort: options.ops === undefined, registry, log: c.log }),
+      { log: c.log, ops: options.ops },
+    );
+  });
+}
 
-      const path = flags.path.trim();
-      if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
-        throw new ConfigError('--path', `--path must be a URL path starting with /, got "${flags.path}"`);
-      }
-      const metricsPort =
-        flags.metricsPort === undefined ? undefined : positiveInt(flags.metricsPort, '--metrics-port', { min: 0, max: 65535 });
-      if (metricsPort === undefined && OPS_PATHS.includes(path)) {
-        throw new ConfigError(
-          '--path',
-          `--path ${path} is taken by the ops endpoints on the same port; choose another path or pass --metrics-port`,
-        );
-      }
-      const service = await startWebhookService({
-        databaseUrl: databaseUrl(flags),
-        brokers: kafkaBrokers(flags),
-        secrets: webhookSecrets(),
-        host: flags.host,
-        port: positiveInt(flags.port, '--port', { min: 0, max: 65535 }),
-        path,
-        toleranceSeconds: Math.floor(durationMs(flags.tolerance, '--tolerance', { min: 1000 }) / 1000),
-        maxBodyBytes: positiveInt(flags.maxBody, '--max-body', { min: 1024, max: 64 * 1024 * 1024 }),
-        poolSize: positiveInt(flags.poolSize, '--pool-size', { min: 2, max: 1000 }),
-        ...(metricsPort !== undefined ? { metricsPort, metricsHost: flags.metricsHost } : {}),
-        log: c.log,
-      });
-      const signal = await runUntilSignalled(() => service.close(), c.log);
-      if (signal === 'SIGINT') c.exitCode = ExitCode.interrupted;
-    });
+async function parseFlags(flags: WebhookServeFlags) {
+  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort } = await import('../../config.js');
+  const { opsListener } = await import('../run-role.js');
+  const path = flags.path.trim();
+  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
+    throw new ConfigError('--path', `--path must be a URL path starting with /, got "${flags.path}"`);
+  }
+  const ops = opsListener(flags);
+  if (ops === undefined && OPS_PATHS.includes(path)) {
+    throw new ConfigError(
+      '--path',
+      `--path ${path} is taken by the ops endpoints on the same port; choose another path or pass --metrics-port`,
+    );
+  }
+  return {
+    databaseUrl: databaseUrl(flags),
+    brokers: kafkaBrokers(flags),
+    secrets: webhookSecrets(),
+    host: flags.host,
+    port: listenPort(flags.port, '--port'),
+    path,
+    toleranceSeconds: Math.floor(durationMs(flags.tolerance, '--tolerance', { min: 1000 }) / 1000),
+    maxBodyBytes: positiveInt(flags.maxBody, '--max-body', { min: 1024, max: 64 * 1024 * 1024 }),
+    poolSize: positiveInt(flags.poolSize, '--pool-size', { min: 2, max: 1000 }),
+    ops,
+  };
 }
