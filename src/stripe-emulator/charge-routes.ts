@@ -51,7 +51,7 @@ export function registerChargeRoutes(router: ApiRouter, ctx: EmulatorContext): v
       (charge) =>
         inRange(charge) &&
         (paymentIntent === undefined || idOf(charge.payment_intent) === paymentIntent) &&
-        (customer === undefined || idOf(charge.customer as string | null) === customer),
+        (customer === undefined || idOf(charge.customer) === customer),
     );
     return expandList(ctx, paginate(items, params, url, 'charge'), expandPaths(params));
   });

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import {
   CHECKOUT_LOCALES,
   createCheckoutSession,
@@ -12,7 +13,6 @@ import { expandList, expandObject } from './expand.js';
 import type { FormObject } from './form.js';
 import { createdFilter, LIST_PARAMS, paginate } from './list.js';
 import type { CaptureMethod } from './objects.js';
-import type Stripe from 'stripe';
 import {
   address,
   assertKnownParams,
@@ -139,12 +139,8 @@ export function registerCheckoutSessionRoutes(router: ApiRouter, ctx: EmulatorCo
   router.post('/v1/checkout/sessions/:id', ({ params, path }) => {
     for (const name of UPDATES_NOT_EMULATED) {
       if (field(params, name) !== undefined) {
-        throw invalidRequest(
-          `The emulator does not support updating ${name} of a Checkout Session; only metadata and collected_information.`,
-          {
-            param: name,
-          },
-        );
+        const message = `The emulator does not support updating ${name} of a Checkout Session; only metadata and collected_information.`;
+        throw invalidRequest(message, { param: name });
       }
     }
     assertKnownParams(params, UPDATE_PARAMS);

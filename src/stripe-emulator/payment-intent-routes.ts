@@ -42,28 +42,7 @@ const MAX_AMOUNT = 99_999_999;
 const CAPTURE_METHODS: readonly CaptureMethod[] = ['automatic', 'automatic_async', 'manual'];
 const SETUP_FUTURE_USAGE = ['off_session', 'on_session'] as const;
 
-const CREATE_PARAMS = [
-  'amount',
-  'currency',
-  'payment_method',
-  'confirm',
-  'metadata',
-  'customer',
-  'capture_method',
-  'description',
-  'payment_method_types',
-  'automatic_payment_methods',
-  'receipt_email',
-  'setup_future_usage',
-  'shipping',
-  'statement_descriptor',
-  'statement_descriptor_suffix',
-  'transfer_group',
-  'off_session',
-  'return_url',
-  'expand',
-] as const;
-
+/** What `POST /v1/payment_intents/{id}` takes. */
 const UPDATE_PARAMS = [
   'amount',
   'currency',
@@ -81,6 +60,8 @@ const UPDATE_PARAMS = [
   'transfer_group',
   'expand',
 ] as const;
+
+const CREATE_PARAMS = [...UPDATE_PARAMS, 'confirm', 'automatic_payment_methods', 'off_session', 'return_url'] as const;
 
 /** What PaymentIntent search can filter on (besides metadata), as in Stripe. */
 const SEARCH_FIELDS: Record<string, SearchField<PaymentIntentObject>> = {

@@ -1,11 +1,11 @@
 import type { EmulatorContext } from './context.js';
 import { expandList, expandObject } from './expand.js';
 import { createdFilter, LIST_PARAMS, paginate } from './list.js';
+import { idOf } from './objects.js';
 import { assertKnownParams, expandPaths, mergeMetadata, metadata, optionalEnum, optionalInteger, optionalString } from './params.js';
 import { createRefund, getRefund, REFUND_REASONS, updateRefund } from './refunds.js';
 import type { ApiRouter } from './router.js';
 import { newestFirst } from './store.js';
-import { idOf } from './objects.js';
 
 export function registerRefundRoutes(router: ApiRouter, ctx: EmulatorContext): void {
   router.post('/v1/refunds', ({ params, origin }) => {

@@ -70,7 +70,7 @@ export function createRefund(ctx: EmulatorContext, input: NewRefund, origin: Req
     charge: charge.id,
     created: ctx.clock.nowSeconds(),
     currency: charge.currency,
-    customer: idOf(charge.customer as string | null),
+    customer: idOf(charge.customer),
     customer_account: null,
     // Card refunds reach the card: Stripe reports the acquirer's reference once there is one.
     destination_details: { card: { reference_status: 'pending', type: 'refund' }, type: 'card' },

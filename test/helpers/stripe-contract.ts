@@ -161,6 +161,17 @@ export class StripeContract {
     return response;
   }
 
+  /** An admin call (`/_emulator/…`, JSON body: POST, else GET) that must answer 200; its body, checked when it is a Stripe object. */
+  async admin(emulator: Emulator, path: string, body?: unknown): Promise<unknown> {
+    const response = await this.fetch(emulator, path, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    expect(response.status, await response.clone().text()).toBe(200);
+    return response.json();
+  }
+
   /** Starts an emulator whose events are all checked before it closes. */
   async startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
     const emulator = await startStripeEmulator(options);

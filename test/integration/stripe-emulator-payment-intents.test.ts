@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/stripe-emulator/index.js';
 import { useStripeContract } from '../helpers/stripe-contract.js';
+import { rejection } from '../helpers/stripe-errors.js';
 
 const contract = useStripeContract();
 let emulator: RunningEmulator;
@@ -14,25 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 
-async function admin(path: string, body?: unknown): Promise<unknown> {
-  const response = await contract.fetch(emulator, path, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  expect(response.status, await response.clone().text()).toBe(200);
-  return response.json();
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(Stripe.errors.StripeError);
-    return error as Stripe.errors.StripeError;
-  }
-  throw new Error('expected the request to fail');
-}
+const admin = (path: string, body?: unknown) => contract.admin(emulator, path, body);
 
 describe('PaymentIntents through the official SDK', () => {
   it('pm_card_visa with confirm=true succeeds with a captured charge, metadata carried, latest_charge expandable', async () => {

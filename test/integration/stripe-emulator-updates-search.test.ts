@@ -1,8 +1,9 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/stripe-emulator/index.js';
 import { useStripeContract } from '../helpers/stripe-contract.js';
+import { rejection } from '../helpers/stripe-errors.js';
 
 const contract = useStripeContract();
 let emulator: RunningEmulator;
@@ -14,25 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 
-async function rejection(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(Stripe.errors.StripeError);
-    return error as Stripe.errors.StripeError;
-  }
-  throw new Error('expected the request to fail');
-}
-
-async function admin(path: string, body: unknown): Promise<unknown> {
-  const response = await contract.fetch(emulator, path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status, await response.clone().text()).toBe(200);
-  return response.json();
-}
+const admin = (path: string, body?: unknown) => contract.admin(emulator, path, body);
 
 /** Events about one object, oldest first. */
 async function eventsFor(id: string): Promise<Stripe.Event[]> {
