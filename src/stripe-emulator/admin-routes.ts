@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessage, UsageError } from '../errors.js';
-import { checkoutPage } from './checkout-page.js';
+import { getCharge } from './charges.js';
 import { CHECKOUT_OUTCOMES, completeCheckoutSession, getCheckoutSession, type CheckoutOutcome } from './checkout-sessions.js';
 import type { EmulatorContext } from './context.js';
 import { invalidRequest, StripeApiError } from './errors.js';
@@ -8,6 +8,7 @@ import type { FaultInjector } from './faults.js';
 import { FormParseError, parseForm } from './form.js';
 import { chargeReport } from './inspection.js';
 import { NO_ORIGIN } from './objects.js';
+import { checkoutPage, receiptPage } from './pages.js';
 import { finishAuthentication, getPaymentIntent } from './payment-intents.js';
 import type { WebhookDispatcher, WebhookTarget } from './webhook-delivery.js';
 
@@ -82,6 +83,9 @@ export function registerAdminRoutes(server: FastifyInstance, deps: AdminDeps): v
 
   server.get('/_emulator/charges', async () => chargeReport(ctx.store));
 
+  // Every event recorded, oldest first, as webhooks carry them.
+  server.get('/_emulator/events', async () => ({ events: [...ctx.store.events.values()] }));
+
   server.get('/_emulator/webhooks', async () => ({
     endpoints: deps.targets().map(({ id, url, enabledEvents }) => ({ id, url, enabledEvents })),
     deliveries: deps.dispatcher.deliveries(),
@@ -131,6 +135,14 @@ export function registerAdminRoutes(server: FastifyInstance, deps: AdminDeps): v
     guarded((request, reply) => {
       const session = getCheckoutSession(ctx, (request.params as { id: string }).id);
       return reply.type('text/html; charset=utf-8').send(checkoutPage(session, ctx.store.checkoutExtras.get(session.id)));
+    }),
+  );
+
+  server.get(
+    '/receipts/:id',
+    guarded((request, reply) => {
+      const charge = getCharge(ctx, (request.params as { id: string }).id);
+      return reply.type('text/html; charset=utf-8').send(receiptPage(charge));
     }),
   );
 }

@@ -1,4 +1,12 @@
-import { createCheckoutSession, expireCheckoutSession, getCheckoutSession, type NewLineItem } from './checkout-sessions.js';
+import type Stripe from 'stripe';
+import {
+  CHECKOUT_LOCALES,
+  createCheckoutSession,
+  expireCheckoutSession,
+  getCheckoutSession,
+  updateCheckoutSession,
+  type NewLineItem,
+} from './checkout-sessions.js';
 import type { EmulatorContext } from './context.js';
 import { invalidRequest, missingParam } from './errors.js';
 import { expandList, expandObject } from './expand.js';
@@ -6,10 +14,12 @@ import type { FormObject } from './form.js';
 import { createdFilter, LIST_PARAMS, paginate } from './list.js';
 import type { CaptureMethod } from './objects.js';
 import {
+  address,
   assertKnownParams,
   childPath,
   currency,
   expandPaths,
+  field,
   mergeMetadata,
   metadata,
   optionalEnum,
@@ -36,8 +46,27 @@ const CREATE_PARAMS = [
   'payment_intent_data',
   'payment_method_types',
   'expires_at',
+  'locale',
   'expand',
 ] as const;
+
+/** What `POST /v1/checkout/sessions/{id}` takes. */
+const UPDATE_PARAMS = ['metadata', 'collected_information', 'expand'] as const;
+/** Stripe takes these too, but the emulator has no Prices, shipping rates or changing line items. */
+const UPDATES_NOT_EMULATED = ['line_items', 'shipping_options', 'payment_intent_data'] as const;
+
+function shippingDetails(params: FormObject): Stripe.Checkout.Session.CollectedInformation.ShippingDetails | undefined {
+  const collected = optionalObject(params, 'collected_information');
+  if (!collected) return undefined;
+  assertKnownParams(collected, ['shipping_details'], 'collected_information');
+  const path = 'collected_information[shipping_details]';
+  const details = optionalObject(collected, 'shipping_details', { path });
+  if (!details) return undefined;
+  assertKnownParams(details, ['name', 'address'], path);
+  const shippingAddress = address(details, 'address', { path: childPath(path, 'address') });
+  if (!shippingAddress) throw missingParam(childPath(path, 'address'));
+  return { name: requiredString(details, 'name', { path: childPath(path, 'name') }), address: shippingAddress };
+}
 
 function lineItem(item: FormObject, index: number): NewLineItem {
   const path = `line_items[${index}]`;
@@ -87,6 +116,7 @@ export function registerCheckoutSessionRoutes(router: ApiRouter, ctx: EmulatorCo
         customerEmail: optionalString(params, 'customer_email'),
         paymentMethodTypes: optionalStringArray(params, 'payment_method_types') ?? ['card'],
         expiresAt: optionalInteger(params, 'expires_at', { min: ctx.clock.nowSeconds() + 1800 }),
+        locale: optionalEnum(params, 'locale', CHECKOUT_LOCALES),
         paymentIntentData: {
           metadata: mergeMetadata({}, metadata(paymentIntentData, 'metadata', { path: 'payment_intent_data[metadata]' })),
           description: optionalString(paymentIntentData, 'description', { path: 'payment_intent_data[description]' }),
@@ -104,6 +134,20 @@ export function registerCheckoutSessionRoutes(router: ApiRouter, ctx: EmulatorCo
   router.get('/v1/checkout/sessions/:id', ({ params, path }) => {
     assertKnownParams(params, ['expand']);
     return expandObject(ctx, getCheckoutSession(ctx, path.id as string), expandPaths(params));
+  });
+
+  router.post('/v1/checkout/sessions/:id', ({ params, path }) => {
+    for (const name of UPDATES_NOT_EMULATED) {
+      if (field(params, name) !== undefined) {
+        const message = `The emulator does not support updating ${name} of a Checkout Session; only metadata and collected_information.`;
+        throw invalidRequest(message, { param: name });
+      }
+    }
+    assertKnownParams(params, UPDATE_PARAMS);
+    const session = getCheckoutSession(ctx, path.id as string);
+    const update = { metadata: metadata(params), shippingDetails: shippingDetails(params) };
+    const expand = expandPaths(params);
+    return expandObject(ctx, updateCheckoutSession(session, update), expand);
   });
 
   router.get('/v1/checkout/sessions/:id/line_items', ({ params, path, url }) => {

@@ -1,3 +1,5 @@
+import type Stripe from 'stripe';
+
 /**
  * Errors in Stripe's wire format. Handlers throw these; the request pipeline turns them into
  * `{"error": {...}}` with the HTTP status Stripe uses for each type.
@@ -5,10 +7,19 @@
 
 export type StripeErrorType = 'invalid_request_error' | 'card_error' | 'api_error' | 'idempotency_error';
 
+/** The literal members of a union, without the SDK's `OtherString`. */
+type Literal<T> = T extends string ? (string extends T ? never : T) : never;
+
+/**
+ * Stripe's error codes in the API version the SDK pins: a code outside this list does not
+ * compile. Where Stripe has no code for a problem, the error has none.
+ */
+export type StripeErrorCode = Literal<Stripe.PaymentIntent.LastPaymentError.Code>;
+
 export interface StripeErrorBody {
   type: StripeErrorType;
   message: string;
-  code?: string;
+  code?: StripeErrorCode;
   decline_code?: string;
   param?: string;
   doc_url?: string;
@@ -32,11 +43,11 @@ export class StripeApiError extends Error {
   }
 }
 
-function docUrl(code: string | undefined): { doc_url?: string } {
+function docUrl(code: StripeErrorCode | undefined): { doc_url?: string } {
   return code ? { doc_url: `https://stripe.com/docs/error-codes/${code.replace(/_/g, '-')}` } : {};
 }
 
-export function invalidRequest(message: string, options: { param?: string; code?: string; status?: number } = {}): StripeApiError {
+export function invalidRequest(message: string, options: { param?: string; code?: StripeErrorCode; status?: number } = {}): StripeApiError {
   return new StripeApiError(options.status ?? 400, {
     type: 'invalid_request_error',
     message,
@@ -58,7 +69,7 @@ export function resourceMissing(kind: string, id: string, { param = 'id', inUrl 
   return invalidRequest(`No such ${kind}: '${id}'`, { param, code: 'resource_missing', status: inUrl ? 404 : 400 });
 }
 
-export function unexpectedState(message: string, code = 'payment_intent_unexpected_state'): StripeApiError {
+export function unexpectedState(message: string, code: StripeErrorCode = 'payment_intent_unexpected_state'): StripeApiError {
   return invalidRequest(message, { code });
 }
 

@@ -16,7 +16,9 @@ export const EVENT_TYPES = [
   'charge.failed',
   'charge.captured',
   'charge.refunded',
+  'charge.updated',
   'refund.created',
+  'refund.updated',
   'checkout.session.completed',
   'checkout.session.async_payment_succeeded',
   'checkout.session.async_payment_failed',
@@ -40,7 +42,7 @@ export class EventLog {
     private readonly sink: EventSink,
   ) {}
 
-  emit(type: EventType, object: unknown, origin: RequestOrigin, previousAttributes?: Record<string, unknown>): EventObject {
+  emit(type: EventType, object: object, origin: RequestOrigin, previousAttributes?: object): EventObject {
     const event: EventObject = {
       id: newId(ID_PREFIX.event),
       object: 'event',
@@ -48,7 +50,7 @@ export class EventLog {
       created: this.clock.nowSeconds(),
       data: {
         object: structuredClone(object),
-        ...(previousAttributes ? { previous_attributes: structuredClone(previousAttributes) } : {}),
+        ...(previousAttributes ? { previous_attributes: structuredClone(previousAttributes) as Record<string, unknown> } : {}),
       },
       livemode: false,
       pending_webhooks: 0,

@@ -12,7 +12,7 @@ import { paymentMethodObject } from './payment-methods.js';
 const EXPANDABLE: Record<string, readonly string[]> = {
   payment_intent: ['latest_charge', 'payment_method'],
   charge: ['payment_intent'],
-  refund: ['charge', 'payment_intent'],
+  refund: ['charge', 'payment_intent', 'payment_method'],
   'checkout.session': ['payment_intent', 'line_items'],
 };
 
@@ -54,8 +54,8 @@ export function expandObject<T>(ctx: EmulatorContext, object: T, paths: readonly
   return copy as T;
 }
 
-/** Expansions on a list name the items' fields as `data.<field>`. */
-export function expandList<T>(ctx: EmulatorContext, list: ListObject<T>, paths: readonly string[]): ListObject<T> {
+/** Expansions on a list (or a search result) name the items' fields as `data.<field>`. */
+export function expandList<L extends { data: unknown[] }>(ctx: EmulatorContext, list: L, paths: readonly string[]): L {
   if (paths.length === 0) return list;
   const itemPaths = paths.map((path) => {
     if (!path.startsWith('data.')) throw invalidRequest(`This property cannot be expanded (${path}).`, { param: 'expand' });

@@ -1,3 +1,4 @@
+import { idOf } from './objects.js';
 import type { EmulatorStore } from './store.js';
 
 /**
@@ -49,7 +50,7 @@ function orderOf(store: EmulatorStore, paymentIntentId: string): string | undefi
   if (fromIntent) return fromIntent;
   const sessionId = store.sessionOfPaymentIntent.get(paymentIntentId);
   const session = sessionId ? store.checkoutSessions.get(sessionId) : undefined;
-  return session?.metadata.order_id ?? session?.metadata.trip_id ?? undefined;
+  return session?.metadata?.order_id ?? session?.metadata?.trip_id ?? undefined;
 }
 
 export function chargeReport(store: EmulatorStore): ChargeReport {
@@ -86,7 +87,8 @@ export function chargeReport(store: EmulatorStore): ChargeReport {
     group.amountCaptured += charge.amount_captured;
     group.amountRefunded += charge.amount_refunded;
   };
-  for (const charge of store.charges.values()) {
+  for (const stored of store.charges.values()) {
+    const charge = { ...stored, payment_intent: idOf(stored.payment_intent) as string };
     totals.charges++;
     if (tookMoney(charge)) totals.succeededCharges++;
     else if (charge.status !== 'succeeded') totals.failedCharges++;

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import { invalidRequest, missingParam } from './errors.js';
 import type { FormObject, FormValue } from './form.js';
 
@@ -16,8 +17,7 @@ export function childPath(parent: string, name: string | number): string {
 }
 
 function expectString(value: FormValue, path: string): string {
-  if (typeof value !== 'string')
-    throw invalidRequest(`Invalid string: ${JSON.stringify(value).slice(0, 100)}`, { param: path, code: 'parameter_invalid_string' });
+  if (typeof value !== 'string') throw invalidRequest(`Invalid string: ${JSON.stringify(value).slice(0, 100)}`, { param: path });
   return value;
 }
 
@@ -45,10 +45,7 @@ export function optionalString(params: FormObject, name: string, { path = name, 
   const text = expectString(value, path);
   if (text === '') return undefined;
   if (text.length > maxLength)
-    throw invalidRequest(`Invalid string: ${text.slice(0, 20)}...; must be at most ${maxLength} characters`, {
-      param: path,
-      code: 'parameter_invalid_string',
-    });
+    throw invalidRequest(`Invalid string: ${text.slice(0, 20)}...; must be at most ${maxLength} characters`, { param: path });
   return text;
 }
 
@@ -91,7 +88,7 @@ export function optionalBoolean(params: FormObject, name: string, { path = name 
   const text = expectString(value, path);
   if (text === 'true') return true;
   if (text === 'false') return false;
-  throw invalidRequest(`Invalid boolean: ${text.slice(0, 100)}`, { param: path, code: 'parameter_invalid_boolean' });
+  throw invalidRequest(`Invalid boolean: ${text.slice(0, 100)}`, { param: path });
 }
 
 export function optionalEnum<T extends string>(
@@ -103,7 +100,7 @@ export function optionalEnum<T extends string>(
   const text = optionalString(params, name, { path });
   if (text === undefined) return undefined;
   if (!(values as readonly string[]).includes(text)) {
-    throw invalidRequest(`Invalid ${path}: must be one of ${values.join(', ')}`, { param: path, code: 'parameter_invalid_string' });
+    throw invalidRequest(`Invalid ${path}: must be one of ${values.join(', ')}`, { param: path });
   }
   return text as T;
 }
@@ -112,8 +109,7 @@ export function optionalEnum<T extends string>(
 export function currency(params: FormObject, name: string, { path = name, required = true } = {}): string | undefined {
   const value = required ? requiredString(params, name, { path }) : optionalString(params, name, { path });
   if (value === undefined) return undefined;
-  if (!/^[A-Za-z]{3}$/.test(value))
-    throw invalidRequest(`Invalid currency: ${value.slice(0, 20)}`, { param: path, code: 'parameter_invalid_string' });
+  if (!/^[A-Za-z]{3}$/.test(value)) throw invalidRequest(`Invalid currency: ${value.slice(0, 20)}`, { param: path });
   return value.toLowerCase();
 }
 
@@ -122,7 +118,7 @@ export function optionalObject(params: FormObject, name: string, { path = name }
   const value = field(params, name);
   if (value === undefined || value === '') return undefined;
   if (typeof value === 'string' || Array.isArray(value)) {
-    throw invalidRequest(`Invalid object`, { param: path, code: 'parameter_invalid_object' });
+    throw invalidRequest('Invalid object', { param: path });
   }
   return value;
 }
@@ -131,7 +127,7 @@ export function optionalObject(params: FormObject, name: string, { path = name }
 export function optionalArray(params: FormObject, name: string, { path = name } = {}): FormValue[] | undefined {
   const value = field(params, name);
   if (value === undefined || value === '') return undefined;
-  if (!Array.isArray(value)) throw invalidRequest(`Invalid array`, { param: path, code: 'parameter_invalid_array' });
+  if (!Array.isArray(value)) throw invalidRequest('Invalid array', { param: path });
   return value;
 }
 
@@ -141,8 +137,7 @@ export function optionalStringArray(params: FormObject, name: string, { path = n
 
 export function optionalObjectArray(params: FormObject, name: string, { path = name } = {}): FormObject[] | undefined {
   return optionalArray(params, name, { path })?.map((item, i) => {
-    if (typeof item === 'string' || Array.isArray(item))
-      throw invalidRequest(`Invalid object`, { param: childPath(path, i), code: 'parameter_invalid_object' });
+    if (typeof item === 'string' || Array.isArray(item)) throw invalidRequest('Invalid object', { param: childPath(path, i) });
     return item;
   });
 }
@@ -151,14 +146,14 @@ const METADATA_MAX_KEYS = 50;
 
 /**
  * Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500. An empty value
- * means "remove this key" on update; on create it is simply not stored.
+ * means "remove this key" on update (on create it is simply not stored); `metadata=` (null here)
+ * removes every key.
  */
-export function metadata(params: FormObject, name = 'metadata', { path = name } = {}): Record<string, string> | undefined {
+export function metadata(params: FormObject, name = 'metadata', { path = name } = {}): Record<string, string> | null | undefined {
   const value = field(params, name);
   if (value === undefined) return undefined;
-  if (value === '') return {};
-  if (typeof value === 'string' || Array.isArray(value))
-    throw invalidRequest('Invalid object', { param: path, code: 'parameter_invalid_object' });
+  if (value === '') return null;
+  if (typeof value === 'string' || Array.isArray(value)) throw invalidRequest('Invalid object', { param: path });
   const out: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     const itemPath = childPath(path, key);
@@ -172,9 +167,10 @@ export function metadata(params: FormObject, name = 'metadata', { path = name } 
   return out;
 }
 
-/** Applies a metadata update: keys with an empty value are removed. */
-export function mergeMetadata(current: Record<string, string>, update: Record<string, string> | undefined): Record<string, string> {
-  if (!update) return current;
+/** Applies a metadata update: keys with an empty value are removed; null removes them all. */
+export function mergeMetadata(current: Record<string, string>, update: Record<string, string> | null | undefined): Record<string, string> {
+  if (update === undefined) return current;
+  if (update === null) return {};
   const out = { ...current };
   for (const [key, value] of Object.entries(update)) {
     if (value === '') delete out[key];
@@ -186,4 +182,62 @@ export function mergeMetadata(current: Record<string, string>, update: Record<st
 /** The `expand[]` paths requested. */
 export function expandPaths(params: FormObject): string[] {
   return optionalStringArray(params, 'expand') ?? [];
+}
+
+/** A string Stripe lets you unset with an empty value: undefined when absent, null when unset. */
+export function unsettableString(params: FormObject, name: string, { path = name, maxLength = 5000 } = {}): string | null | undefined {
+  if (field(params, name) === '') return null;
+  return optionalString(params, name, { path, maxLength });
+}
+
+const ADDRESS_FIELDS = ['city', 'country', 'line1', 'line2', 'postal_code', 'state'] as const;
+
+/** A postal address parameter (`…[address][line1]=…`); fields left out are null. */
+export function address(params: FormObject, name: string, { path = name } = {}): Stripe.Address | undefined {
+  const value = optionalObject(params, name, { path });
+  if (!value) return undefined;
+  assertKnownParams(value, ADDRESS_FIELDS, path);
+  const read = (key: (typeof ADDRESS_FIELDS)[number]) => optionalString(value, key, { path: childPath(path, key) }) ?? null;
+  return {
+    city: read('city'),
+    country: read('country'),
+    line1: read('line1'),
+    line2: read('line2'),
+    postal_code: read('postal_code'),
+    state: read('state'),
+  };
+}
+
+/** `shipping[name]`, `shipping[address][…]`, …: undefined when absent, null when unset with `shipping=`. */
+export function shipping(params: FormObject, name = 'shipping'): Stripe.PaymentIntent.Shipping | null | undefined {
+  if (field(params, name) === '') return null;
+  const value = optionalObject(params, name);
+  if (!value) return undefined;
+  assertKnownParams(value, ['name', 'address', 'carrier', 'phone', 'tracking_number'], name);
+  const addressPath = childPath(name, 'address');
+  const shippingAddress = address(value, 'address', { path: addressPath });
+  if (!shippingAddress) throw missingParam(addressPath);
+  return {
+    address: shippingAddress,
+    carrier: optionalString(value, 'carrier', { path: childPath(name, 'carrier') }) ?? null,
+    name: requiredString(value, 'name', { path: childPath(name, 'name') }),
+    phone: optionalString(value, 'phone', { path: childPath(name, 'phone') }) ?? null,
+    tracking_number: optionalString(value, 'tracking_number', { path: childPath(name, 'tracking_number') }) ?? null,
+  };
+}
+
+/**
+ * `statement_descriptor_suffix`: at most 22 characters, at least one letter, none of `<>\'"*`
+ * (Stripe's rules for what a card statement can show).
+ */
+export function descriptorSuffix(params: FormObject, name = 'statement_descriptor_suffix'): string | undefined {
+  const value = optionalString(params, name);
+  if (value === undefined) return undefined;
+  if (value.length > 22 || !/[A-Za-z]/.test(value) || /[<>\\'"*]/.test(value)) {
+    throw invalidRequest(
+      `Invalid ${name}: it must be at most 22 characters, contain at least one letter and none of the special characters < > \\ ' " *.`,
+      { param: name },
+    );
+  }
+  return value;
 }

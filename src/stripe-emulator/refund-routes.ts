@@ -1,9 +1,9 @@
 import type { EmulatorContext } from './context.js';
-import { resourceMissing } from './errors.js';
 import { expandList, expandObject } from './expand.js';
 import { createdFilter, LIST_PARAMS, paginate } from './list.js';
+import { idOf } from './objects.js';
 import { assertKnownParams, expandPaths, mergeMetadata, metadata, optionalEnum, optionalInteger, optionalString } from './params.js';
-import { createRefund, REFUND_REASONS } from './refunds.js';
+import { createRefund, getRefund, REFUND_REASONS, updateRefund } from './refunds.js';
 import type { ApiRouter } from './router.js';
 import { newestFirst } from './store.js';
 
@@ -23,9 +23,15 @@ export function registerRefundRoutes(router: ApiRouter, ctx: EmulatorContext): v
 
   router.get('/v1/refunds/:id', ({ params, path }) => {
     assertKnownParams(params, ['expand']);
-    const refund = ctx.store.refunds.get(path.id as string);
-    if (!refund) throw resourceMissing('refund', path.id as string);
-    return expandObject(ctx, refund, expandPaths(params));
+    return expandObject(ctx, getRefund(ctx, path.id as string), expandPaths(params));
+  });
+
+  router.post('/v1/refunds/:id', ({ params, path, origin }) => {
+    assertKnownParams(params, ['metadata', 'expand']);
+    const refund = getRefund(ctx, path.id as string);
+    const update = metadata(params);
+    const expand = expandPaths(params);
+    return expandObject(ctx, updateRefund(ctx, refund, update, origin), expand);
   });
 
   router.get('/v1/refunds', ({ params, url }) => {
@@ -36,8 +42,8 @@ export function registerRefundRoutes(router: ApiRouter, ctx: EmulatorContext): v
     const items = newestFirst(ctx.store.refunds).filter(
       (refund) =>
         inRange(refund) &&
-        (paymentIntent === undefined || refund.payment_intent === paymentIntent) &&
-        (charge === undefined || refund.charge === charge),
+        (paymentIntent === undefined || idOf(refund.payment_intent) === paymentIntent) &&
+        (charge === undefined || idOf(refund.charge) === charge),
     );
     return expandList(ctx, paginate(items, params, url, 'refund'), expandPaths(params));
   });

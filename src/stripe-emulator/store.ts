@@ -13,21 +13,21 @@ import type {
  * order (the clock only moves forward), so lists read them backwards to get Stripe's newest-first.
  */
 export class EmulatorStore {
-  readonly paymentIntents = new Map<string, PaymentIntentObject>();
-  readonly charges = new Map<string, ChargeObject>();
-  readonly refunds = new Map<string, RefundObject>();
-  readonly checkoutSessions = new Map<string, CheckoutSessionObject>();
-  readonly checkoutExtras = new Map<string, CheckoutSessionExtras>();
-  readonly events = new Map<string, EventObject>();
-  readonly webhookEndpoints = new Map<string, WebhookEndpointObject>();
+  readonly paymentIntents: Map<string, PaymentIntentObject> = new Map();
+  readonly charges: Map<string, ChargeObject> = new Map();
+  readonly refunds: Map<string, RefundObject> = new Map();
+  readonly checkoutSessions: Map<string, CheckoutSessionObject> = new Map();
+  readonly checkoutExtras: Map<string, CheckoutSessionExtras> = new Map();
+  readonly events: Map<string, EventObject> = new Map();
+  readonly webhookEndpoints: Map<string, WebhookEndpointObject> = new Map();
   /** signing secrets of registered endpoints; Stripe shows a secret only when the endpoint is created */
-  readonly webhookSecrets = new Map<string, string>();
+  readonly webhookSecrets: Map<string, string> = new Map();
   /** charge id → Idempotency-Key of the request that made it (for the double-charge report) */
   readonly chargeIdempotencyKeys = new Map<string, string | null>();
   /** the Idempotency-Key of the request that confirmed each PaymentIntent, for charges made later (3-D Secure) */
-  readonly confirmIdempotencyKeys = new Map<string, string>();
+  readonly confirmIdempotencyKeys: Map<string, string> = new Map();
   /** PaymentIntent id → the Checkout Session that created it */
-  readonly sessionOfPaymentIntent = new Map<string, string>();
+  readonly sessionOfPaymentIntent: Map<string, string> = new Map();
 
   clear(): void {
     for (const value of Object.values(this)) if (value instanceof Map) value.clear();

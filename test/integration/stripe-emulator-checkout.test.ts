@@ -1,19 +1,21 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { startStripeEmulator, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import type { RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
 
+const contract = useStripeContract();
 let emulator: RunningEmulator;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  emulator = await startStripeEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
-  stripe = new Stripe('sk_test_checkout', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  emulator = await contract.startEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
+  stripe = contract.stripe(emulator, 'sk_test_checkout');
 });
 afterAll(() => emulator.close());
 
 async function complete(id: string, outcome: string, extra: Record<string, unknown> = {}): Promise<Response> {
-  return fetch(`${emulator.url}/_emulator/checkout/sessions/${id}/complete`, {
+  return contract.fetch(emulator, `/_emulator/checkout/sessions/${id}/complete`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ outcome, ...extra }),
@@ -132,7 +134,7 @@ describe('Checkout Sessions through the official SDK', () => {
 
   it('a delayed settlement arrives after settleAfterMs; the completion body is form-encoded like a browser sends it', async () => {
     const session = await newSession('order-async-later');
-    const response = await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+    const response = await contract.fetch(emulator, `/_emulator/checkout/sessions/${session.id}/complete`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'outcome=async_succeeded&settleAfterMs=30',
@@ -150,7 +152,7 @@ describe('Checkout Sessions through the official SDK', () => {
       success_url: 'https://example.test/ok',
       metadata: { trip_id: 'trip-cancel-before-settle' },
     });
-    await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+    await contract.fetch(emulator, `/_emulator/checkout/sessions/${session.id}/complete`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ outcome: 'async_succeeded', settleAfterMs: 200 }),
@@ -160,13 +162,13 @@ describe('Checkout Sessions through the official SDK', () => {
     await stripe.paymentIntents.cancel(intentId);
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect((await stripe.paymentIntents.retrieve(intentId)).status).toBe('canceled');
-    const summary = (await (await fetch(`${emulator.url}/_emulator/charges`)).json()) as { byOrder: Record<string, number> };
+    const summary = (await (await contract.fetch(emulator, `/_emulator/charges`)).json()) as { byOrder: Record<string, number> };
     expect(summary.byOrder['trip-cancel-before-settle'] ?? 0).toBe(0);
   });
 
   it('the checkout page buttons redirect to success_url', async () => {
     const session = await newSession('order-redirect');
-    const response = await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+    const response = await contract.fetch(emulator, `/_emulator/checkout/sessions/${session.id}/complete`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'outcome=paid&redirect=true',

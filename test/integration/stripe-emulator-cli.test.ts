@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { BIN, runCli, runMain } from '../helpers/cli.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
+
+const contract = useStripeContract();
 
 describe('paymentsctl stripe-emulator', () => {
   it('--help documents every knob and the admin endpoints', async () => {
@@ -61,9 +63,10 @@ describe('paymentsctl stripe-emulator', () => {
       });
       expect(started.seed).toBe(5);
       expect(started.webhookSecret).toMatch(/^whsec_/);
-      const stripe = new Stripe('sk_test_clisecretkey123', { host: '127.0.0.1', port: started.port, protocol: 'http' });
+      const stripe = contract.stripe(started, 'sk_test_clisecretkey123');
       const intent = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
       expect(intent.status).toBe('succeeded');
+      await contract.checkEvents(started);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(lines.join('\n')).not.toContain('sk_test_clisecretkey123');

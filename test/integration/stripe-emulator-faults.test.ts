@@ -1,32 +1,28 @@
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import {
-  DEFAULT_FAULTS,
-  startStripeEmulator,
-  type ChargeReport,
-  type FaultConfig,
-  type RunningEmulator,
-} from '../../src/stripe-emulator/index.js';
+import { DEFAULT_FAULTS, type ChargeReport, type FaultConfig, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
 
+const contract = useStripeContract();
 const KEY = 'sk_test_faults';
 const silent = createLogger({ level: 'silent' });
 let emulator: RunningEmulator;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  emulator = await startStripeEmulator({ port: 0, seed: 2024, log: silent });
-  stripe = new Stripe(KEY, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  emulator = await contract.startEmulator({ port: 0, seed: 2024, log: silent });
+  stripe = contract.stripe(emulator, KEY);
 });
 afterAll(() => emulator.close());
 afterEach(() => emulator.setFaults(DEFAULT_FAULTS));
 
 function sdkFor(target: RunningEmulator, options: Partial<Stripe.StripeConfig> = {}): Stripe {
-  return new Stripe(KEY, { host: '127.0.0.1', port: target.port, protocol: 'http', maxNetworkRetries: 0, ...options });
+  return contract.stripe(target, KEY, { maxNetworkRetries: 0, ...options });
 }
 
 async function call(path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}, target = emulator) {
-  const response = await fetch(`${target.url}${path}`, {
+  const response = await contract.fetch(target, path, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-www-form-urlencoded', ...init.headers },
     body: init.body,
@@ -35,7 +31,7 @@ async function call(path: string, init: { method?: string; body?: string; header
 }
 
 async function setFaultsOverHttp(faults: Partial<FaultConfig>): Promise<Response> {
-  return fetch(`${emulator.url}/_emulator/faults`, {
+  return contract.fetch(emulator, `/_emulator/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(faults),
@@ -84,7 +80,7 @@ describe('API faults', () => {
     emulator.setFaults({ errorRate: 0 });
     const [intent] = await intentsWithOrder('fault-500-after');
     expect(intent).toMatchObject({ status: 'succeeded' });
-    const report = (await (await fetch(`${emulator.url}/_emulator/charges`)).json()) as ChargeReport;
+    const report = (await (await contract.fetch(emulator, `/_emulator/charges`)).json()) as ChargeReport;
     expect(report.byOrder['fault-500-after']).toBe(1);
   });
 
@@ -133,8 +129,8 @@ describe('API faults', () => {
   it('faults never apply to /_emulator endpoints', async () => {
     emulator.setFaults({ errorRate: 1, resetRate: 1, timeoutRate: 1 });
     for (let i = 0; i < 5; i++) {
-      expect((await fetch(`${emulator.url}/_emulator/faults`)).status).toBe(200);
-      expect((await fetch(`${emulator.url}/_emulator/charges`)).status).toBe(200);
+      expect((await contract.fetch(emulator, `/_emulator/faults`)).status).toBe(200);
+      expect((await contract.fetch(emulator, `/_emulator/charges`)).status).toBe(200);
     }
   });
 
@@ -142,7 +138,7 @@ describe('API faults', () => {
     const changed = await setFaultsOverHttp({ errorRate: 1, errorStatus: 429 });
     expect(changed.status).toBe(200);
     expect(await changed.json()).toEqual({ ...DEFAULT_FAULTS, errorRate: 1, errorStatus: 429 });
-    expect(await (await fetch(`${emulator.url}/_emulator/faults`)).json()).toMatchObject({ errorRate: 1, errorStatus: 429 });
+    expect(await (await contract.fetch(emulator, `/_emulator/faults`)).json()).toMatchObject({ errorRate: 1, errorStatus: 429 });
     expect((await call('/v1/payment_intents')).status).toBe(429);
     for (const bad of [{ errorRate: 2 }, { errorStatus: 503 }, { latencyMs: -1 }, { nonsense: true }]) {
       const response = await setFaultsOverHttp(bad as Partial<FaultConfig>);
@@ -155,7 +151,7 @@ describe('API faults', () => {
   it('the same seed gives the same faults for the same request sequence', async () => {
     const faults: Partial<FaultConfig> = { errorRate: 0.3, errorStatus: 429, resetRate: 0.2 };
     const run = async (seed: number) => {
-      const target = await startStripeEmulator({ port: 0, seed, faults, log: silent });
+      const target = await contract.startEmulator({ port: 0, seed, faults, log: silent });
       const outcomes: string[] = [];
       try {
         for (let i = 0; i < 30; i++) {
@@ -181,7 +177,7 @@ describe('API faults', () => {
 
   it("the SDK's retries ride out resets through its idempotency keys: nobody is charged twice", async () => {
     // Its own emulator and seed, so the fault sequence does not depend on the tests above.
-    const target = await startStripeEmulator({ port: 0, seed: 11, faults: { resetRate: 0.5 }, log: silent });
+    const target = await contract.startEmulator({ port: 0, seed: 11, faults: { resetRate: 0.5 }, log: silent });
     try {
       const persistent = sdkFor(target, { maxNetworkRetries: 8 });
       const orders = ['sdk-retry-1', 'sdk-retry-2', 'sdk-retry-3', 'sdk-retry-4'];
@@ -199,7 +195,7 @@ describe('API faults', () => {
       }
       // A reset comes after the request ran: the SDK's retry got the stored response, not a second charge.
       expect(replayed).toBeGreaterThan(0);
-      const report = (await (await fetch(`${target.url}/_emulator/charges`)).json()) as ChargeReport;
+      const report = (await (await contract.fetch(target, `/_emulator/charges`)).json()) as ChargeReport;
       for (const order of orders) expect(report.byOrder[order], order).toBe(1);
       expect(report.totals.succeededCharges).toBe(orders.length);
       expect(report.duplicates).toEqual({ idempotencyKeys: [], orders: [] });

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { FormParseError, parseForm } from '../../src/stripe-emulator/form.js';
-import { startStripeEmulator, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import type { RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
+
+const contract = useStripeContract();
 
 describe("Stripe's form encoding", () => {
   it('nests bracketed keys into objects and indexed or empty brackets into arrays', () => {
@@ -37,13 +40,13 @@ describe("Stripe's form encoding", () => {
 describe('curl-style requests', () => {
   let emulator: RunningEmulator;
   beforeAll(async () => {
-    emulator = await startStripeEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
+    emulator = await contract.startEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
   });
   afterAll(() => emulator.close());
 
   it('take expand[] and nested metadata, and answer malformed bodies with a Stripe 400', async () => {
     const post = (body: string, contentType = 'application/x-www-form-urlencoded') =>
-      fetch(`${emulator.url}/v1/payment_intents`, {
+      contract.fetch(emulator, `/v1/payment_intents`, {
         method: 'POST',
         headers: { authorization: 'Bearer sk_test_curl', 'content-type': contentType },
         body,

@@ -1,15 +1,18 @@
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { DEFAULT_FAULTS, startStripeEmulator, type ChargeReport, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { DEFAULT_FAULTS, type ChargeReport, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
+
+const contract = useStripeContract();
 
 let emulator: RunningEmulator;
 let stripe: Stripe;
 const KEY = 'sk_test_idempotency';
 
 beforeAll(async () => {
-  emulator = await startStripeEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
-  stripe = new Stripe(KEY, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  emulator = await contract.startEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
+  stripe = contract.stripe(emulator, KEY);
 });
 afterAll(() => emulator.close());
 afterEach(() => emulator.setFaults(DEFAULT_FAULTS));
@@ -20,7 +23,7 @@ async function post(
   body: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; json: any }> {
-  const response = await fetch(`${emulator.url}${path}`, {
+  const response = await contract.fetch(emulator, path, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body,
@@ -29,20 +32,20 @@ async function post(
 }
 
 async function charges(): Promise<ChargeReport> {
-  return (await fetch(`${emulator.url}/_emulator/charges`)).json() as Promise<ChargeReport>;
+  return (await contract.fetch(emulator, `/_emulator/charges`)).json() as Promise<ChargeReport>;
 }
 
 describe('authentication', () => {
   it('401 with Stripe error JSON and a Request-Id without a key, with a bad key, with a live key', async () => {
     for (const authorization of [undefined, 'Bearer nope', 'Bearer sk_live_1234567890abcdef', 'Token sk_test_abc']) {
-      const response = await fetch(`${emulator.url}/v1/payment_intents`, { headers: authorization ? { authorization } : {} });
+      const response = await contract.fetch(emulator, `/v1/payment_intents`, { headers: authorization ? { authorization } : {} });
       expect(response.status, authorization).toBe(401);
       expect(response.headers.get('request-id')).toMatch(/^req_/);
       const body = (await response.json()) as { error: { type: string; message: string } };
       expect(body.error.type).toBe('invalid_request_error');
       expect(body.error.message).not.toContain('1234567890abcdef');
     }
-    const wrong = new Stripe('sk_live_notallowed', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+    const wrong = contract.stripe(emulator, 'sk_live_notallowed');
     const error = await wrong.paymentIntents.list().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
     expect((error as Stripe.errors.StripeError).statusCode).toBe(401);
@@ -50,11 +53,11 @@ describe('authentication', () => {
 
   it('accepts any sk_test_ key, as Bearer or as curl -u sk_test_…:', async () => {
     const basic = Buffer.from('sk_test_other:').toString('base64');
-    expect((await fetch(`${emulator.url}/v1/payment_intents`, { headers: { authorization: `Basic ${basic}` } })).status).toBe(200);
+    expect((await contract.fetch(emulator, `/v1/payment_intents`, { headers: { authorization: `Basic ${basic}` } })).status).toBe(200);
   });
 
   it('answers unknown URLs with a Stripe 404, also with a Request-Id', async () => {
-    const response = await fetch(`${emulator.url}/v1/nothing_here`, { headers: { authorization: `Bearer ${KEY}` } });
+    const response = await contract.fetch(emulator, `/v1/nothing_here`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(response.status).toBe(404);
     expect(response.headers.get('request-id')).toMatch(/^req_/);
     expect(((await response.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
@@ -128,7 +131,7 @@ describe('idempotency', () => {
     expect(third.json.id).toBe(winner?.json.id);
     // The SDK treats the 409 as retryable, and its retry then gets the stored response.
     emulator.setFaults({ latencyMs: 300 });
-    const sdk = new Stripe(KEY, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 3 });
+    const sdk = contract.stripe(emulator, KEY, { maxNetworkRetries: 3 });
     const [a, b] = await Promise.all([
       sdk.paymentIntents.create({ amount: 100, currency: 'usd' }, { idempotencyKey: 'busy-sdk' }),
       sdk.paymentIntents.create({ amount: 100, currency: 'usd' }, { idempotencyKey: 'busy-sdk' }),

@@ -1,19 +1,22 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { startStripeEmulator, type ChargeReport, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import type { ChargeReport, RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
+
+const contract = useStripeContract();
 
 let emulator: RunningEmulator;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  emulator = await startStripeEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
-  stripe = new Stripe('sk_test_inspection', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  emulator = await contract.startEmulator({ port: 0, log: createLogger({ level: 'silent' }) });
+  stripe = contract.stripe(emulator, 'sk_test_inspection');
 });
 afterAll(() => emulator.close());
 
 async function report(): Promise<ChargeReport> {
-  const response = await fetch(`${emulator.url}/_emulator/charges`);
+  const response = await contract.fetch(emulator, `/_emulator/charges`);
   expect(response.status).toBe(200);
   return (await response.json()) as ChargeReport;
 }
@@ -73,7 +76,7 @@ describe('GET /_emulator/charges', () => {
       { idempotencyKey: 'key-3ds' },
     );
     expect(challenged.status).toBe('requires_action');
-    await fetch(`${emulator.url}/_emulator/payment_intents/${challenged.id}/authenticate`, {
+    await contract.fetch(emulator, `/_emulator/payment_intents/${challenged.id}/authenticate`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ outcome: 'succeeded' }),
@@ -105,7 +108,7 @@ describe('GET /_emulator/charges', () => {
       },
       { idempotencyKey: 'key-checkout' },
     );
-    await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+    await contract.fetch(emulator, `/_emulator/checkout/sessions/${session.id}/complete`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"outcome":"paid"}',
@@ -118,7 +121,7 @@ describe('GET /_emulator/charges', () => {
 
   it('POST /_emulator/reset forgets objects, events and idempotency keys', async () => {
     const before = await stripe.paymentIntents.create({ amount: 100, currency: 'usd' }, { idempotencyKey: 'survives-reset?' });
-    expect((await fetch(`${emulator.url}/_emulator/reset`, { method: 'POST' })).status).toBe(200);
+    expect((await contract.fetch(emulator, `/_emulator/reset`, { method: 'POST' })).status).toBe(200);
     expect((await stripe.paymentIntents.list()).data).toEqual([]);
     expect((await stripe.events.list()).data).toEqual([]);
     expect((await report()).totals.charges).toBe(0);

@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { startStripeEmulator, type DeliveryRecord, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import type { DeliveryRecord, RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
+
+const contract = useStripeContract();
 
 let emulator: RunningEmulator;
 let stripe: Stripe;
@@ -13,18 +16,22 @@ let receiverUrl: string;
 
 beforeAll(async () => {
   receiver = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.writeHead(request.url === '/fail' ? 500 : 200).end());
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      contract.check(JSON.parse(Buffer.concat(chunks).toString('utf8')), `webhook to ${request.url}`);
+      response.writeHead(request.url === '/fail' ? 500 : 200).end();
+    });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  emulator = await startStripeEmulator({
+  emulator = await contract.startEmulator({
     port: 0,
     webhookUrls: [`${receiverUrl}/ok`],
     webhookRetry: { initialDelayMs: 5, maxAttempts: 2 },
     log: createLogger({ level: 'silent' }),
   });
-  stripe = new Stripe('sk_test_refunds', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  stripe = contract.stripe(emulator, 'sk_test_refunds');
 });
 afterAll(async () => {
   await emulator.close();
@@ -96,7 +103,7 @@ describe('Refunds through the official SDK', () => {
     });
     await expect(stripe.refunds.create({ payment_intent: held.id })).rejects.toMatchObject({
       statusCode: 400,
-      code: 'charge_not_captured',
+      code: 'charge_not_refundable',
     });
     await expect(stripe.refunds.create({ payment_intent: 'pi_missing' })).rejects.toMatchObject({
       statusCode: 400,
@@ -144,7 +151,7 @@ describe('Events through the official SDK', () => {
     expect(wildcard.has('payment_intent.succeeded')).toBe(true);
 
     const before = (await stripe.events.list({ limit: 1 })).data[0] as Stripe.Event;
-    await fetch(`${emulator.url}/_emulator/clock`, {
+    await contract.fetch(emulator, `/_emulator/clock`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"advanceSeconds":50}',
@@ -177,7 +184,7 @@ describe('Events through the official SDK', () => {
       })
       .toContain(succeededEvent.id);
     const refundDeliveryStatus = async () => {
-      const { deliveries } = (await (await fetch(`${emulator.url}/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] };
+      const { deliveries } = (await (await contract.fetch(emulator, `/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] };
       return deliveries.find((d) => d.event === refundEvent.id && d.endpoint === failing.id)?.status;
     };
     await expect.poll(refundDeliveryStatus, { interval: 10, timeout: 5000 }).toBe('failed');

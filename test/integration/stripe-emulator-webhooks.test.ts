@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { DEFAULT_FAULTS, startStripeEmulator, type DeliveryRecord, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { DEFAULT_FAULTS, type DeliveryRecord, type RunningEmulator } from '../../src/stripe-emulator/index.js';
+import { useStripeContract } from '../helpers/stripe-contract.js';
+
+const contract = useStripeContract();
 
 interface Received {
   path: string;
@@ -27,12 +30,13 @@ beforeAll(async () => {
     request.on('end', () => {
       const delivery = { path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') };
       received.push(delivery);
+      contract.check(JSON.parse(delivery.body), `webhook to ${delivery.path}`);
       response.writeHead(answer(delivery)).end();
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  emulator = await startStripeEmulator({
+  emulator = await contract.startEmulator({
     port: 0,
     seed: 99,
     webhookUrls: [`${receiverUrl}/hooks`],
@@ -40,7 +44,7 @@ beforeAll(async () => {
     webhookRetry: { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 3 },
     log: createLogger({ level: 'silent' }),
   });
-  stripe = new Stripe('sk_test_webhooks', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  stripe = contract.stripe(emulator, 'sk_test_webhooks');
 });
 afterAll(async () => {
   await emulator.close();
@@ -59,7 +63,7 @@ function verify(delivery: Received, secret = SECRET): Stripe.Event {
 }
 
 async function deliveries(): Promise<DeliveryRecord[]> {
-  return ((await (await fetch(`${emulator.url}/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] }).deliveries;
+  return ((await (await contract.fetch(emulator, `/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] }).deliveries;
 }
 
 async function eventIdsSince(count: number): Promise<string[]> {

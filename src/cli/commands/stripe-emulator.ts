@@ -47,11 +47,13 @@ Admin endpoints (no API key; JSON or form bodies):
   GET  /_emulator/charges                        successful charges per Idempotency-Key and per order
                                                  (metadata.order_id / trip_id), totals, and "duplicates"
   GET  /_emulator/webhooks                       webhook endpoints and every delivery's status and attempts
+  GET  /_emulator/events                         every event recorded, oldest first, as webhooks carry them
   POST /_emulator/checkout/sessions/<id>/complete  outcome=paid|async_succeeded|async_failed [settleAfterMs=N]
   POST /_emulator/payment_intents/<id>/authenticate  outcome=succeeded|failed (finish 3-D Secure)
   POST /_emulator/clock                          {"advanceSeconds":3600}: move "created" time forward
   POST /_emulator/reset                          forget everything; restart the fault sequence
   GET  /checkout/<id>                            the page a Checkout Session's url opens
+  GET  /receipts/<charge id>                     the page a Charge's receipt_url opens
 
 Examples:
   paymentsctl stripe-emulator --webhook-url http://127.0.0.1:8080/webhook/stripe --webhook-secret whsec_dev
@@ -60,8 +62,9 @@ Examples:
   curl -s -X POST localhost:12111/_emulator/checkout/sessions/cs_test_…/complete -d outcome=paid
   curl -s localhost:12111/_emulator/charges | jq .duplicates
   STRIPE_API_BASE=http://127.0.0.1:12111  — or new Stripe(key, { host: '127.0.0.1', port: 12111, protocol: 'http' })
-Test cards: pm_card_visa, pm_card_mastercard (succeed), pm_card_chargeDeclined, …InsufficientFunds, …LostCard,
-…StolenCard, …ExpiredCard, …IncorrectCvc, …ProcessingError (decline), pm_card_authenticationRequired (3-D Secure).`;
+Test cards: Stripe's test PaymentMethods, e.g. pm_card_visa, pm_card_amex (succeed), pm_card_visa_chargeDeclined,
+…InsufficientFunds, …LostCard, pm_card_chargeDeclinedExpiredCard, pm_card_radarBlock (decline),
+pm_card_threeDSecure2Required (3-D Secure); the README lists them all.`;
 
 export function stripeEmulatorCommand(ctx: () => CliContext): Command {
   return new Command('stripe-emulator')
