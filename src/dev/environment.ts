@@ -7,7 +7,7 @@ import { dropDatabase, ensureDatabase } from '../db/databases.js';
 import { errorMessage, OperationError, UnavailableError, UsageError } from '../errors.js';
 import { createKafka, parseBrokers } from '../kafka/client.js';
 import { ensurePipelineTopics } from '../kafka/ensure.js';
-import { plannedTopics } from '../kafka/topics.js';
+import { deleteTopicsAndWait, plannedTopics } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { loadMigrations } from '../migrate/files.js';
 import { migrateDatabase } from '../migrate/migrator.js';
@@ -164,7 +164,8 @@ export async function teardownEnvironment(
     await admin.connect();
     try {
       await admin.deleteGroups([options.workerGroup]).catch(() => undefined);
-      await admin.deleteTopics({ topics: dev.topics, timeout: 30_000 });
+      const left = await deleteTopicsAndWait(admin, dev.topics);
+      if (left.length) throw new Error(`${left.length} topic(s) still listed after 60 s: ${left.join(', ')}`);
     } finally {
       await admin.disconnect();
     }

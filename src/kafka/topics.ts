@@ -101,3 +101,21 @@ export async function ensureTopics(admin: Admin, planned: TopicSpec[]): Promise<
     underPartitioned: existing.filter((topic) => topic.partitions < (wanted.get(topic.name) ?? 0)),
   };
 }
+
+/**
+ * Deletes topics and returns once the broker no longer lists them. Deletion is asynchronous in
+ * Kafka: a delete request can time out on a busy controller, or be answered before the metadata
+ * drops the topic, so the request is repeated for whatever is still listed until the deadline.
+ * Returns the topics still present at the deadline (empty when all are gone).
+ */
+export async function deleteTopicsAndWait(admin: Admin, topics: readonly string[], timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let remaining = [...topics];
+  for (;;) {
+    const listed = new Set(await admin.listTopics());
+    remaining = remaining.filter((topic) => listed.has(topic));
+    if (remaining.length === 0 || Date.now() >= deadline) return remaining;
+    await admin.deleteTopics({ topics: remaining, timeout: 10_000 }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
