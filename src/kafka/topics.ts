@@ -1,5 +1,6 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { Topics } from '../contracts.js';
+import { waitForTopicLeaders } from './leaders.js';
 
 /** Topics a worker consumes; each gets `.retry.<n>` and `.dlq` topics. */
 export const CONSUMED_TOPICS: readonly string[] = [
@@ -83,13 +84,17 @@ export async function ensureTopics(admin: Admin, planned: TopicSpec[]): Promise<
       configEntries: Object.entries(topic.configs).map(([name, value]) => ({ name, value })),
     }));
     try {
-      await admin.createTopics({ topics, waitForLeaders: true });
+      await admin.createTopics({ topics, waitForLeaders: false });
     } catch (error) {
       // kafkajs answers false when every topic already exists, but throws when only some were
       // created meanwhile by another caller; topic by topic, each of those answers false.
       if (!(error instanceof Error && error.name === 'KafkaJSAggregateError')) throw error;
-      for (const topic of topics) await admin.createTopics({ topics: [topic], waitForLeaders: true });
+      for (const topic of topics) await admin.createTopics({ topics: [topic], waitForLeaders: false });
     }
+    await waitForTopicLeaders(
+      admin,
+      missing.map((topic) => topic.name),
+    );
   }
   const present = planned.filter((topic) => names.has(topic.name));
   const metadata = present.length ? await admin.fetchTopicMetadata({ topics: present.map((t) => t.name) }) : { topics: [] };

@@ -11,6 +11,7 @@ import { isProcessAlive } from './process.js';
 export const PINNED_KAFKA_VERSIONS: Readonly<Record<string, { profile: 'kafka3' | 'kafka4' }>> = Object.freeze({
   '3.9.1': { profile: 'kafka3' },
   '4.1.1': { profile: 'kafka4' },
+  '4.4.0': { profile: 'kafka4' },
 });
 
 export const DEFAULT_KAFKA_VERSION = '3.9.1';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { createKafka } from '../../src/kafka/client.js';
+import { waitForTopicLeaders } from '../../src/kafka/leaders.js';
 
 /** A topic prefix of its own per test, so tests share one broker without seeing each other's messages. */
 export function uniquePrefix(): string {
@@ -14,8 +15,9 @@ export async function createTopics(brokers: string, topics: string[], partitions
   try {
     await admin.createTopics({
       topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-      waitForLeaders: true,
+      waitForLeaders: false,
     });
+    await waitForTopicLeaders(admin, topics);
   } finally {
     await admin.disconnect();
   }
