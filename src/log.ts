@@ -63,3 +63,18 @@ export function logger(): Logger {
 export function setLogger(log: Logger): void {
   rootLogger = log;
 }
+
+/**
+ * Node prints process warnings as plain text on stderr, where a role writes JSON lines: they go
+ * through the logger instead. On Node 24 kafkajs's request queue arms a timer from an unset
+ * throttle time (-1), which Node reports as a TimeoutNegativeWarning and runs at once — harmless, so
+ * at debug.
+ */
+export function logProcessWarnings(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    const fields = { warning: warning.name, ...(warning.stack ? { stack: warning.stack } : {}) };
+    if (warning.name === 'TimeoutNegativeWarning') logger().debug(fields, warning.message);
+    else logger().warn(fields, warning.message);
+  });
+}
