@@ -183,3 +183,12 @@ export function fraction(value: string, flag: string): number {
     throw new ConfigError(flag, `${flag} must be a number from 0 to 1, got "${value}"`);
   return n;
 }
+
+/** --wait-for-migrations / --allow-newer-schema for the databases a role uses. */
+export function schemaGateSettings(flags: { waitForMigrations: string; allowNewerSchema?: boolean }, databaseUrls: string[]) {
+  return {
+    databaseUrls,
+    waitMs: durationMs(flags.waitForMigrations, '--wait-for-migrations'),
+    allowNewer: flags.allowNewerSchema === true,
+  };
+}

@@ -63,6 +63,14 @@ export class InterruptedError extends PaymentsctlError {
 /** An applied migration's file changed since it was applied. */
 export class MigrationDriftError extends OperationError {}
 
+/**
+ * The database's schema is not the one this binary was built for (migrations pending past the wait,
+ * applied migrations it does not know, or changed files): a deployment mistake, not an outage.
+ */
+export class SchemaMismatchError extends PaymentsctlError {
+  readonly exitCode = ExitCode.usage;
+}
+
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof PaymentsctlError) return error.exitCode;
   return ExitCode.failed;

@@ -58,3 +58,22 @@ export function addOpsOptions(command: Command, port: number | { instead: string
           ),
     );
 }
+
+export interface SchemaFlags {
+  waitForMigrations: string;
+  allowNewerSchema?: boolean;
+}
+
+/** --wait-for-migrations and --allow-newer-schema: what a role does when its database's schema is not the one it ships. */
+export function addSchemaOptions(command: Command): Command {
+  return command
+    .option(
+      '--wait-for-migrations <duration>',
+      'while the database has pending migrations (the migrate Job still running), stay not ready and wait this long, then exit 2; 0 refuses at once',
+      '5m',
+    )
+    .option(
+      '--allow-newer-schema',
+      'start even if the database has migrations this binary does not know (an older image during a rollback)',
+    );
+}

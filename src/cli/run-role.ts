@@ -4,7 +4,8 @@ import { ExitCode } from '../errors.js';
 import { startOpsServer, type RunningOpsServer } from '../http/ops-server.js';
 import type { Logger } from '../log.js';
 import { createRegistry } from '../metrics.js';
-import type { Role } from '../role.js';
+import type { SchemaGateSettings } from '../migrate/schema-gate.js';
+import type { ReadyState, Role } from '../role.js';
 import type { OpsFlags } from './options.js';
 
 /** Why a role stopped: a signal, or the role itself failing for good. */
@@ -52,6 +53,13 @@ export interface RunRoleOptions<R extends Role> {
   ops: OpsListener | undefined;
   /** fields of the "<role> started" log line */
   describe?: (role: R) => Record<string, unknown>;
+  /** the databases whose schema must be the one this binary ships before the role starts */
+  schema?: SchemaGateSettings;
+  /**
+   * Where /healthz and /readyz answer while the role waits for its schema, when it serves them
+   * itself once started (webhook-serve on its webhook port): so probes see "alive, not ready".
+   */
+  waitingOps?: OpsListener;
 }
 
 /**
@@ -69,9 +77,24 @@ export async function runRole<R extends Role>(
   const registry = createRegistry(name);
   const role = make(registry);
   let started = false;
-  const ops: RunningOpsServer | undefined = options.ops
-    ? await startOpsServer({ ...options.ops, registry, ready: () => started && role.isReady(), log })
-    : undefined;
+  let waitingFor: string | undefined;
+  const ready = (): ReadyState | Promise<ReadyState> =>
+    started ? role.isReady() : { ready: false, ...(waitingFor ? { schema: waitingFor } : {}) };
+  const ops: RunningOpsServer | undefined = options.ops ? await startOpsServer({ ...options.ops, registry, ready, log }) : undefined;
+  if (options.schema) {
+    const waitingOps = !ops && options.waitingOps ? await startOpsServer({ ...options.waitingOps, registry, ready, log }) : undefined;
+    const outcome = await untilSchemaCurrent(options.schema, log, (reason) => (waitingFor = reason))
+      .catch(async (error: unknown) => {
+        await ops?.close();
+        throw error;
+      })
+      .finally(() => waitingOps?.close());
+    if (outcome !== 'current') {
+      await ops?.close();
+      log.info({ signal: outcome }, 'stopped while waiting for migrations');
+      return outcome === 'SIGINT' ? ExitCode.interrupted : ExitCode.ok;
+    }
+  }
   try {
     await role.start();
     started = true;
@@ -91,6 +114,32 @@ export async function runRole<R extends Role>(
   );
   if (cause === 'failure') return ExitCode.unavailable;
   return cause === 'SIGINT' ? ExitCode.interrupted : ExitCode.ok;
+}
+
+/** Waits for the schema gate; a SIGTERM or SIGINT meanwhile ends the wait (and the role) at once. */
+async function untilSchemaCurrent(
+  settings: SchemaGateSettings,
+  log: Logger,
+  onWaiting: (reason: string) => void,
+): Promise<'current' | 'SIGTERM' | 'SIGINT'> {
+  const { awaitSchema } = await import('../migrate/schema-gate.js');
+  const { loadMigrations } = await import('../migrate/files.js');
+  const abort = new AbortController();
+  let signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM';
+  const onTerm = () => abort.abort();
+  const onInt = () => {
+    signal = 'SIGINT';
+    abort.abort();
+  };
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
+  try {
+    const outcome = await awaitSchema({ ...settings, files: await loadMigrations(), log, signal: abort.signal, onWaiting });
+    return outcome === 'current' ? 'current' : signal;
+  } finally {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+  }
 }
 
 /** --metrics-host/--metrics-port as a listener; undefined when --metrics-port is not given (and has no default). */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MigrationDriftError, OperationError, errorMessage } from '../errors.js';
+import { ExitCode, MigrationDriftError, OperationError, UnavailableError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectClient, databaseName, describeTarget } from '../db/connect.js';
 import { LOCK_NAMESPACE, LockKey } from '../db/locks.js';
@@ -19,6 +19,8 @@ export interface MigrationReport {
   /** files not applied (after an apply run: those left because of an error) */
   pending: string[];
   error?: string;
+  /** the database could not be reached at all (nothing was read or changed) */
+  unreachable?: boolean;
   /** dry-run only: the SQL that would run, per pending file */
   sql?: Record<string, string>;
 }
@@ -35,7 +37,8 @@ interface HistoryRow {
   checksum: string;
 }
 
-async function readHistory(client: pg.Client): Promise<HistoryRow[] | undefined> {
+/** The applied migrations in order; undefined when the history table does not exist. */
+export async function readHistory(client: pg.Client): Promise<HistoryRow[] | undefined> {
   const exists = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [HISTORY_TABLE]);
   if (!exists.rows[0]?.present) return undefined;
   const result = await client.query<HistoryRow>(`SELECT name, checksum FROM ${HISTORY_TABLE} ORDER BY version`);
@@ -156,11 +159,18 @@ export async function migrateDatabase(url: string, files: MigrationFile[], optio
     report.ok = true;
   } catch (error) {
     report.error = errorMessage(error);
+    if (error instanceof UnavailableError) report.unreachable = true;
     options.log?.error({ database: report.target, error: report.error }, 'migration failed');
   } finally {
     await client?.end().catch(() => undefined);
   }
   return report;
+}
+
+/** Every database unreachable is an outage (exit 3); any other failure, or a mix, is a failed run (1). */
+export function migrationExitCode(reports: readonly MigrationReport[]): ExitCode {
+  if (reports.every((report) => report.ok)) return ExitCode.ok;
+  return reports.every((report) => report.unreachable) ? ExitCode.unavailable : ExitCode.failed;
 }
 
 /** Migrates several databases (per-tenant), a few at a time, each reported on its own. */

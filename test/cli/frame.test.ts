@@ -64,7 +64,7 @@ describe('the CLI frame', () => {
       DATABASE_URL: `postgres://app:${password}@127.0.0.1:1/app`,
       STRIPE_API_KEY: stripeKey,
     });
-    expect(migrate.exitCode).toBe(1);
+    expect(migrate.exitCode).toBe(3);
     expect(migrate.stderr).toContain('cannot connect to PostgreSQL at 127.0.0.1:1/app');
     for (const output of [run.stdout, run.stderr, migrate.stdout, migrate.stderr]) {
       expect(output).not.toContain(password);

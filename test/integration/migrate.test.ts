@@ -8,7 +8,7 @@ import { parseJson, runCli } from '../helpers/cli.js';
 import { defaultMigrationsDir } from '../../src/migrate/files.js';
 
 interface MigrateJson {
-  databases: { database: string; ok: boolean; applied: string[]; pending: string[]; error?: string }[];
+  databases: { database: string; ok: boolean; applied: string[]; pending: string[]; error?: string; unreachable?: boolean }[];
 }
 
 const databases: TestDatabase[] = [];
@@ -154,5 +154,22 @@ describe('paymentsctl migrate', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('exits 3 when no database can be reached at all (an outage, not a failed migration)', async () => {
+    const run = await runCli([
+      'migrate',
+      '--json',
+      '--database-url',
+      'postgres://postgres@127.0.0.1:1/gone_a',
+      '--database-url',
+      'postgres://postgres@127.0.0.1:1/gone_b',
+    ]);
+    expect(run.exitCode, run.stderr).toBe(3);
+    const reports = parseJson<MigrateJson>(run.stdout).databases;
+    expect(reports.map((r) => [r.database, r.ok, r.unreachable])).toEqual([
+      ['gone_a', false, true],
+      ['gone_b', false, true],
+    ]);
   });
 });

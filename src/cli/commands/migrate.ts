@@ -3,7 +3,7 @@ import type { CliContext } from '../context.js';
 import { collect, settingOption } from '../options.js';
 import { printResult } from '../print.js';
 import type { MigrateMode } from '../../migrate/migrator.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 
 interface MigrateFlags {
   databaseUrl?: string[];
@@ -22,7 +22,8 @@ export function migrateCommand(ctx: () => CliContext): Command {
       'Apply the numbered SQL files in sql/ to one or many (per-tenant) databases.\n' +
         'Each file runs in its own transaction and is recorded with its checksum in paymentsctl_migrations;\n' +
         'the run holds an advisory lock, so concurrent migrators (replicas, Jobs) are safe.\n' +
-        'An applied file whose content changed is refused. Exit 1 if any database failed.',
+        'An applied file whose content changed is refused. Exit 1 if any database failed; 3 if none\n' +
+        'could be reached. Roles check the schema at start and wait for this (--wait-for-migrations).',
     )
     .addOption(settingOption('databaseUrl', 'database to migrate; repeat for several').argParser(collect))
     .option('--tenants-file <path>', 'file with one database URL per line (# comments allowed)')
@@ -39,7 +40,7 @@ export function migrateCommand(ctx: () => CliContext): Command {
     .action(async (flags: MigrateFlags) => {
       const c = ctx();
       const { urls, files, ...options } = await parseFlags(flags);
-      const { migrateDatabases } = await import('../../migrate/migrator.js');
+      const { migrateDatabases, migrationExitCode } = await import('../../migrate/migrator.js');
       const { renderMigrationReports } = await import('../../ui/migrate.js');
       const reports = await migrateDatabases(urls, files, { ...options, log: c.log });
       await printResult(
@@ -48,7 +49,7 @@ export function migrateCommand(ctx: () => CliContext): Command {
         (result) => renderMigrationReports(result, options.mode),
         (databases) => ({ databases }),
       );
-      if (reports.some((report) => !report.ok)) c.exitCode = ExitCode.failed;
+      c.exitCode = migrationExitCode(reports);
     });
 }
 

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { addOpsOptions, addStoreOptions, collect, type OpsFlags, type StoreFlags } from '../options.js';
+import { addOpsOptions, addSchemaOptions, addStoreOptions, collect, type OpsFlags, type SchemaFlags, type StoreFlags } from '../options.js';
 import { UsageError } from '../../errors.js';
 
-interface PublishFlags extends StoreFlags, OpsFlags {
+interface PublishFlags extends StoreFlags, OpsFlags, SchemaFlags {
   topic?: string[];
   allTopics?: boolean;
   batchSize: string;
@@ -30,6 +30,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     .option('--poll-interval <duration>', 'fallback poll when no NOTIFY arrives', '1s')
     .option('--retain <duration>', 'delete published rows older than this; 0 keeps them', '24h')
     .option('--max-message-bytes <n>', 'rows larger than this are set aside, not sent', '1000000');
+  addSchemaOptions(command);
   return addOpsOptions(command, 9464).action(async (flags: PublishFlags) => {
     const c = ctx();
     const options = await parseFlags(flags);
@@ -38,6 +39,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     c.exitCode = await runRole('publish-outbox', (registry) => new OutboxPublisher({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
+      schema: options.schema,
       describe: (publisher) => ({
         instance: publisher.instance,
         topics: options.topics ?? 'all',
@@ -49,10 +51,12 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
 
 async function parseFlags(flags: PublishFlags) {
   if (flags.topic?.length && flags.allTopics) throw new UsageError('--topic and --all-topics cannot be combined');
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs, schemaGateSettings } = await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
+  const url = databaseUrl(flags);
   return {
-    databaseUrl: databaseUrl(flags),
+    databaseUrl: url,
+    schema: schemaGateSettings(flags, [url]),
     brokers: kafkaBrokers(flags),
     topicPrefix: topicPrefix(flags),
     topics: flags.topic?.length ? flags.topic : undefined,

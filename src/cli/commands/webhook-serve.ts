@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { addOpsOptions, addStoreOptions, type OpsFlags, type StoreFlags } from '../options.js';
+import { addOpsOptions, addSchemaOptions, addStoreOptions, type OpsFlags, type SchemaFlags, type StoreFlags } from '../options.js';
 import { ConfigError } from '../../errors.js';
 
-interface WebhookServeFlags extends StoreFlags, OpsFlags {
+interface WebhookServeFlags extends StoreFlags, OpsFlags, SchemaFlags {
   host: string;
   port: string;
   path: string;
@@ -38,6 +38,7 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
     .option('--max-body <bytes>', 'largest body accepted (413 above)', String(1024 * 1024))
     .option('--pool-size <n>', 'PostgreSQL connections', '8');
   addStoreOptions(command, ['databaseUrl', 'kafkaBrokers'], { kafkaBrokers: 'Kafka bootstrap brokers, for readiness' });
+  addSchemaOptions(command);
   return addOpsOptions(command, { instead: 'the webhook port' }).action(async (flags: WebhookServeFlags) => {
     const c = ctx();
     const options = await parseFlags(flags);
@@ -46,13 +47,21 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
     c.exitCode = await runRole(
       'webhook-serve',
       (registry) => new WebhookService({ ...options, opsOnWebhookPort: options.ops === undefined, registry, log: c.log }),
-      { log: c.log, ops: options.ops },
+      {
+        log: c.log,
+        ops: options.ops,
+        schema: options.schema,
+        // While it waits for migrations the webhook port answers the probes (a fixed port only: with 0
+        // the role would later bind a different one than the probes were told).
+        waitingOps: options.port === 0 ? undefined : { host: options.host, port: options.port },
+      },
     );
   });
 }
 
 async function parseFlags(flags: WebhookServeFlags) {
-  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort, schemaGateSettings } =
+    await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const path = flags.path.trim();
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
@@ -65,8 +74,10 @@ async function parseFlags(flags: WebhookServeFlags) {
       `--path ${path} is taken by the ops endpoints on the same port; choose another path or pass --metrics-port`,
     );
   }
+  const url = databaseUrl(flags);
   return {
-    databaseUrl: databaseUrl(flags),
+    databaseUrl: url,
+    schema: schemaGateSettings(flags, [url]),
     brokers: kafkaBrokers(flags),
     secrets: webhookSecrets(),
     host: flags.host,

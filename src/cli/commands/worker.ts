@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { addOpsOptions, addStoreOptions, type OpsFlags, type StoreFlags } from '../options.js';
+import { addOpsOptions, addSchemaOptions, addStoreOptions, type OpsFlags, type SchemaFlags, type StoreFlags } from '../options.js';
 import { ConfigError } from '../../errors.js';
 
-interface WorkerFlags extends StoreFlags, OpsFlags {
+interface WorkerFlags extends StoreFlags, OpsFlags, SchemaFlags {
   handlers: string;
   group?: string;
   concurrency: string;
@@ -53,6 +53,7 @@ export function workerCommand(ctx: () => CliContext): Command {
     .option('--stripe-timeout <duration>', 'give up on a Stripe request after this (the SDK then retries twice with the same key)', '20s')
     .option('--session-timeout <duration>', 'Kafka group session timeout: how soon a dead replica’s partitions move', '30s');
   addStoreOptions(command, undefined, { topicPrefix: 'prefix of every Kafka topic name' });
+  addSchemaOptions(command);
   return addOpsOptions(command, 9465).action(async (flags: WorkerFlags) => {
     const c = ctx();
     const options = await parseFlags(flags);
@@ -61,6 +62,7 @@ export function workerCommand(ctx: () => CliContext): Command {
     c.exitCode = await runRole('worker', (registry) => new PaymentsWorker({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
+      schema: options.schema,
       describe: (worker) => ({
         handlers: options.handlers,
         group: options.groupId,
@@ -73,7 +75,7 @@ export function workerCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: WorkerFlags) {
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs, schemaGateSettings } = await import('../../config.js');
   const { HANDLER_NAMES } = await import('../../worker/handler.js');
   const { opsListener } = await import('../run-role.js');
   const handlers = [
@@ -93,8 +95,10 @@ async function parseFlags(flags: WorkerFlags) {
   }
   const prefix = topicPrefix(flags);
   const subset = handlers.length < HANDLER_NAMES.length ? `-${[...handlers].sort().join('-')}` : '';
+  const url = databaseUrl(flags);
   const options = {
-    databaseUrl: databaseUrl(flags),
+    databaseUrl: url,
+    schema: schemaGateSettings(flags, [url]),
     brokers: kafkaBrokers(flags),
     topicPrefix: prefix,
     handlers: handlers as (typeof HANDLER_NAMES)[number][],
