@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { SASL_MECHANISMS, SECURITY_PROTOCOLS, type KafkaSasl, type KafkaSecurity, type SaslMechanism, type SecurityProtocol } from './kafka/security.js';
+import {
+  SASL_MECHANISMS,
+  SECURITY_PROTOCOLS,
+  type KafkaSasl,
+  type KafkaSecurity,
+  type SaslMechanism,
+  type SecurityProtocol,
+} from './kafka/security.js';
 import { registerSecret, redact } from './redact.js';
 import { SETTINGS, type SettingName, type SettingSpec } from './settings.js';
 
@@ -84,13 +91,71 @@ const postgresUrl = z.string().refine((value) => {
 export function validateDatabaseUrl(value: string, source = 'DATABASE_URL'): string {
   const result = postgresUrl.safeParse(value);
   if (!result.success) throw invalid('databaseUrl', source, `${redact(value)} — ${result.error.issues[0]?.message}`);
+  const problem = sslProblem(new URL(value));
+  if (problem) throw invalid('databaseUrl', source, `${redact(value)} — ${problem}`);
   return value;
+}
+
+/** What is wrong with a URL's sslmode and certificate files, in words an operator acts on. */
+function sslProblem(url: URL): string | undefined {
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
+    return mode === 'prefer' || mode === 'allow'
+      ? `sslmode=${mode} is not supported: this client cannot fall back between TLS and plain TCP; use require, verify-ca or verify-full (or disable)`
+      : `sslmode=${mode} is not one of ${SSL_MODES.join(', ')}`;
+  }
+  for (const param of ['sslrootcert', 'sslcert', 'sslkey']) {
+    const file = url.searchParams.get(param);
+    if (file === null) continue;
+    if (mode === null || mode === 'disable')
+      return `${param} is given but sslmode is ${mode ?? 'not set'}; add sslmode=verify-full (or require, verify-ca)`;
+    try {
+      readFileSync(file);
+    } catch (error) {
+      return `cannot read ${param}=${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    }
+  }
+  if (mode === 'verify-ca' && url.searchParams.get('sslrootcert') === null) {
+    return `sslmode=verify-ca needs the CA: set DATABASE_SSL_CA_FILE or add sslrootcert=FILE`;
+  }
+  return undefined;
+}
+
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+
+/**
+ * DATABASE_SSL_CA_FILE (or --database-ssl-ca-file) written into `url` as libpq's sslrootcert, so every
+ * pool and client made from the URL — also a tenant's or a per-test database's — trusts that CA.
+ * A URL that names its own sslrootcert keeps it.
+ */
+export function withDatabaseCa(url: string, flags?: object, env?: NodeJS.ProcessEnv): string {
+  const raw = rawSetting('databaseSslCaFile', flags, env);
+  if (!raw) return url;
+  const parsed = new URL(url);
+  if (parsed.searchParams.get('sslrootcert') !== null) return url;
+  const mode = parsed.searchParams.get('sslmode');
+  if (mode === null || mode === 'disable') {
+    throw new ConfigError(raw.source, `${raw.source} is set but the database URL has ${mode === null ? 'no sslmode' : 'sslmode=disable'}`, {
+      hint: 'add ?sslmode=verify-full to DATABASE_URL (or verify-ca, require) to connect over TLS with that CA, or unset it.',
+    });
+  }
+  try {
+    readFileSync(raw.value);
+  } catch (error) {
+    throw invalid(
+      'databaseSslCaFile',
+      raw.source,
+      `cannot read ${raw.value}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  parsed.searchParams.set('sslrootcert', raw.value);
+  return parsed.toString();
 }
 
 export function databaseUrl(flags?: object, env?: NodeJS.ProcessEnv): string {
   const raw = rawSetting('databaseUrl', flags, env);
   if (!raw) throw missing('databaseUrl', LOCAL_STACK_HINT);
-  return validateDatabaseUrl(raw.value, raw.source);
+  return validateDatabaseUrl(withDatabaseCa(validateDatabaseUrl(raw.value, raw.source), flags, env), raw.source);
 }
 
 const BROKER = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
@@ -139,7 +204,10 @@ function booleanSetting(name: SettingName, flags: object | undefined, env: NodeJ
 function oauthExtensions(raw: RawSetting | undefined): Record<string, string> | undefined {
   if (!raw) return undefined;
   const extensions: Record<string, string> = {};
-  for (const pair of raw.value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of raw.value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^([A-Za-z]+)=([\x21-\x7e]+)$/.exec(pair);
     // RFC 7628: keys are letters only, and "auth" is reserved.
     if (!match || match[1] === 'auth') {
@@ -158,7 +226,9 @@ function oauthExtensions(raw: RawSetting | undefined): Record<string, string> | 
 export function kafkaSecurity(flags?: object, env?: NodeJS.ProcessEnv): KafkaSecurity {
   const get = (name: SettingName) => rawSetting(name, flags, env);
   const protocolRaw = get('kafkaSecurityProtocol');
-  const saslGiven = (['kafkaSaslMechanism', 'kafkaSaslUsername', 'kafkaSaslPassword', 'kafkaOauthTokenFile'] as const).filter((n) => get(n));
+  const saslGiven = (['kafkaSaslMechanism', 'kafkaSaslUsername', 'kafkaSaslPassword', 'kafkaOauthTokenFile'] as const).filter((n) =>
+    get(n),
+  );
   const tlsGiven = (['kafkaSslCaFile', 'kafkaSslCertFile', 'kafkaSslKeyFile', 'kafkaSslRejectUnauthorized'] as const).filter((n) => get(n));
   if (!protocolRaw) {
     if (saslGiven.length || tlsGiven.length) {
@@ -191,7 +261,9 @@ export function kafkaSecurity(flags?: object, env?: NodeJS.ProcessEnv): KafkaSec
     const cert = get('kafkaSslCertFile');
     const key = get('kafkaSslKeyFile');
     if (Boolean(cert) !== Boolean(key)) {
-      const [given, absent] = cert ? (['kafkaSslCertFile', 'kafkaSslKeyFile'] as const) : (['kafkaSslKeyFile', 'kafkaSslCertFile'] as const);
+      const [given, absent] = cert
+        ? (['kafkaSslCertFile', 'kafkaSslKeyFile'] as const)
+        : (['kafkaSslKeyFile', 'kafkaSslCertFile'] as const);
       throw missingWith(absent, `${SETTINGS[given].env[0]} is set: mutual TLS needs both the certificate and its key.`);
     }
     security.tls = {

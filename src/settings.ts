@@ -45,7 +45,8 @@ export const SETTINGS = {
   kafkaSecurityProtocol: {
     env: ['KAFKA_SECURITY_PROTOCOL'],
     flag: '--kafka-security-protocol',
-    description: 'how to talk to Kafka, as in its security.protocol: PLAINTEXT (default), SSL, SASL_SSL, or SASL_PLAINTEXT (password unencrypted)',
+    description:
+      'how to talk to Kafka, as in its security.protocol: PLAINTEXT (default), SSL, SASL_SSL, or SASL_PLAINTEXT (password unencrypted)',
   },
   kafkaSaslMechanism: {
     env: ['KAFKA_SASL_MECHANISM'],
@@ -88,7 +89,7 @@ export const SETTINGS = {
   },
   kafkaSslRejectUnauthorized: {
     env: ['KAFKA_SSL_REJECT_UNAUTHORIZED'],
-    description: "true (default) or false: false accepts any broker certificate, only for a test cluster",
+    description: 'true (default) or false: false accepts any broker certificate, only for a test cluster',
   },
   topicPrefix: {
     env: ['KAFKA_TOPIC_PREFIX'],
@@ -98,3 +99,24 @@ export const SETTINGS = {
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
+
+/** The TLS/SASL settings: `dev` runs its roles against its own plaintext stack, whatever the shell exports. */
+export const STORE_SECURITY_SETTINGS = [
+  'databaseSslCaFile',
+  'kafkaSecurityProtocol',
+  'kafkaSaslMechanism',
+  'kafkaSaslUsername',
+  'kafkaSaslPassword',
+  'kafkaOauthTokenFile',
+  'kafkaOauthExtensions',
+  'kafkaSslCaFile',
+  'kafkaSslCertFile',
+  'kafkaSslKeyFile',
+  'kafkaSslRejectUnauthorized',
+] as const satisfies readonly SettingName[];
+
+/** `env` without any variable of the TLS/SASL settings. */
+export function withoutStoreSecurity(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const names = new Set<string>(STORE_SECURITY_SETTINGS.flatMap((name) => [...SETTINGS[name].env]));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !names.has(name)));
+}

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { UnavailableError } from '../errors.js';
 import { redact } from '../redact.js';
+import { isTlsError, pgConnection } from './tls.js';
 
 export interface ConnectOptions {
   connectionTimeoutMs?: number;
@@ -10,7 +11,7 @@ export interface ConnectOptions {
 /** Opens one client, turning connection failures into UnavailableError with a redacted target. */
 export async function connectClient(url: string, options: ConnectOptions = {}): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: url,
+    ...pgConnection(url),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'paymentsctl',
   });
@@ -21,7 +22,9 @@ export async function connectClient(url: string, options: ConnectOptions = {}): 
   } catch (error) {
     await client.end().catch(() => undefined);
     throw new UnavailableError(`cannot connect to PostgreSQL at ${describeTarget(url)}: ${redact((error as Error).message)}`, {
-      hint: 'check DATABASE_URL and that the server is running and accepts connections',
+      hint: isTlsError(error)
+        ? 'the TLS connection failed: check sslmode in DATABASE_URL and DATABASE_SSL_CA_FILE (the CA that signed the server certificate)'
+        : 'check DATABASE_URL and that the server is running and accepts connections',
       cause: error,
     });
   }
@@ -40,7 +43,7 @@ export function createPool(
 ): pg.Pool {
   const settings = Object.entries(options.settings ?? {}).map(([name, value]) => `-c ${name}=${value}`);
   const pool = new pg.Pool({
-    connectionString: url,
+    ...pgConnection(url),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'paymentsctl',
     max: options.max ?? 10,

@@ -60,7 +60,8 @@ async function readToken(tokenFile: string, fileMtimeMs: number): Promise<Cached
   } catch (error) {
     throw unreadable(tokenFile, error);
   }
-  if (value === '') throw new UnavailableError(`KAFKA_OAUTH_TOKEN_FILE (${tokenFile}) is empty`, { hint: 'write the access token into it' });
+  if (value === '')
+    throw new UnavailableError(`KAFKA_OAUTH_TOKEN_FILE (${tokenFile}) is empty`, { hint: 'write the access token into it' });
   return { value, expiresAtMs: jwtExpiry(value), fileMtimeMs };
 }
 

@@ -35,6 +35,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     const options = await parseFlags(flags);
     const { OutboxPublisher } = await import('../../outbox/publisher.js');
     const { runRole } = await import('../run-role.js');
+    const { describeSecurity } = await import('../../kafka/security.js');
     c.exitCode = await runRole('publish-outbox', (registry) => new OutboxPublisher({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
@@ -42,6 +43,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
         instance: publisher.instance,
         topics: options.topics ?? 'all',
         prefix: options.topicPrefix || undefined,
+        kafka: describeSecurity(options.kafkaSecurity),
       }),
     });
   });
@@ -49,11 +51,12 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
 
 async function parseFlags(flags: PublishFlags) {
   if (flags.topic?.length && flags.allTopics) throw new UsageError('--topic and --all-topics cannot be combined');
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   return {
     databaseUrl: databaseUrl(flags),
     brokers: kafkaBrokers(flags),
+    kafkaSecurity: kafkaSecurity(flags),
     topicPrefix: topicPrefix(flags),
     topics: flags.topic?.length ? flags.topic : undefined,
     batchSize: positiveInt(flags.batchSize, '--batch-size', { max: 50_000 }),

@@ -52,7 +52,7 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: WebhookServeFlags) {
-  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, webhookSecrets, positiveInt, durationMs, listenPort } = await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const path = flags.path.trim();
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
@@ -68,6 +68,7 @@ async function parseFlags(flags: WebhookServeFlags) {
   return {
     databaseUrl: databaseUrl(flags),
     brokers: kafkaBrokers(flags),
+    kafkaSecurity: kafkaSecurity(flags),
     secrets: webhookSecrets(),
     host: flags.host,
     port: listenPort(flags.port, '--port'),
