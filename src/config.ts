@@ -155,7 +155,10 @@ export function withDatabaseCa(url: string, flags?: object, env?: NodeJS.Process
 export function databaseUrl(flags?: object, env?: NodeJS.ProcessEnv): string {
   const raw = rawSetting('databaseUrl', flags, env);
   if (!raw) throw missing('databaseUrl', LOCAL_STACK_HINT);
-  return validateDatabaseUrl(withDatabaseCa(validateDatabaseUrl(raw.value, raw.source), flags, env), raw.source);
+  const shape = postgresUrl.safeParse(raw.value);
+  if (!shape.success) throw invalid('databaseUrl', raw.source, `${redact(raw.value)} — ${shape.error.issues[0]?.message}`);
+  // The CA setting first: verify-ca is complete once it is in the URL.
+  return validateDatabaseUrl(withDatabaseCa(raw.value, flags, env), raw.source);
 }
 
 const BROKER = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;

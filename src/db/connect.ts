@@ -21,12 +21,18 @@ export async function connectClient(url: string, options: ConnectOptions = {}): 
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw new UnavailableError(`cannot connect to PostgreSQL at ${describeTarget(url)}: ${redact((error as Error).message)}`, {
-      hint: isTlsError(error)
-        ? 'the TLS connection failed: check sslmode in DATABASE_URL and DATABASE_SSL_CA_FILE (the CA that signed the server certificate)'
-        : 'check DATABASE_URL and that the server is running and accepts connections',
-      cause: error,
-    });
+    const tls = isTlsError(error);
+    // Said in the message, not only the hint: migrate shows each database's message alone.
+    const what = tls ? 'TLS failed, check DATABASE_SSL_CA_FILE and sslmode in DATABASE_URL' : undefined;
+    throw new UnavailableError(
+      `cannot connect to PostgreSQL at ${describeTarget(url)}: ${redact((error as Error).message)}${what ? ` (${what})` : ''}`,
+      {
+        hint: tls
+          ? 'DATABASE_SSL_CA_FILE (or sslrootcert in the URL) must be the CA that signed the server certificate; sslmode=verify-full also needs the host in the URL to be named in it'
+          : 'check DATABASE_URL and that the server is running and accepts connections',
+        cause: error,
+      },
+    );
   }
   return client;
 }
