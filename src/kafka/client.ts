@@ -71,7 +71,7 @@ export function kafkaConnectError(error: unknown, brokers: readonly string[], se
   }
   const tlsHint = tlsProblemHint(error);
   return new UnavailableError(`cannot reach Kafka at ${where} (${security.protocol}): ${message}`, {
-    hint: tlsHint ?? 'check KAFKA_BROKERS and that the brokers are running and reachable',
+    hint: tlsHint ?? 'check KAFKA_BROKERS (or --brokers) and that the brokers are up; `paymentsctl stack up` starts a local one',
     cause: error,
   });
 }
