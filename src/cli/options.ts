@@ -5,7 +5,19 @@ import { SETTINGS } from '../settings.js';
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The settings that also have a flag, and what their value looks like in --help. */
-const FLAG_VALUES = { databaseUrl: '<url>', kafkaBrokers: '<list>', topicPrefix: '<prefix>' } as const;
+const FLAG_VALUES = {
+  databaseUrl: '<url>',
+  databaseSslCaFile: '<file>',
+  kafkaBrokers: '<list>',
+  kafkaSecurityProtocol: '<protocol>',
+  kafkaSaslMechanism: '<mechanism>',
+  kafkaSaslUsername: '<name>',
+  kafkaOauthTokenFile: '<file>',
+  kafkaSslCaFile: '<file>',
+  kafkaSslCertFile: '<file>',
+  kafkaSslKeyFile: '<file>',
+  topicPrefix: '<prefix>',
+} as const;
 export type FlagSetting = keyof typeof FLAG_VALUES;
 
 /** The flag of a setting, its help naming the variables it falls back to (all from SETTINGS). */
@@ -19,20 +31,45 @@ export function settingOption(name: FlagSetting, help: string = SETTINGS[name].d
 /** What addStoreOptions adds, as commander parses it. */
 export interface StoreFlags {
   databaseUrl?: string;
+  databaseSslCaFile?: string;
   brokers?: string;
+  kafkaSecurityProtocol?: string;
+  kafkaSaslMechanism?: string;
+  kafkaSaslUsername?: string;
+  kafkaOauthTokenFile?: string;
+  kafkaSslCaFile?: string;
+  kafkaSslCertFile?: string;
+  kafkaSslKeyFile?: string;
   topicPrefix?: string;
 }
 
+/** Settings whose flags come along with another's: how to reach a store securely. Passwords have no flag (ps shows flags). */
+const COMPANIONS: Partial<Record<FlagSetting, readonly FlagSetting[]>> = {
+  databaseUrl: ['databaseSslCaFile'],
+  kafkaBrokers: [
+    'kafkaSecurityProtocol',
+    'kafkaSaslMechanism',
+    'kafkaSaslUsername',
+    'kafkaOauthTokenFile',
+    'kafkaSslCaFile',
+    'kafkaSslCertFile',
+    'kafkaSslKeyFile',
+  ],
+};
+
 /**
  * Where the pipeline's data lives: --database-url, --brokers, --topic-prefix (those of `settings`),
- * with help of the command's own where it says more than the setting's description.
+ * each with the flags of its TLS/SASL settings, with help of the command's own where it says more than the setting's description.
  */
 export function addStoreOptions(
   command: Command,
   settings: readonly FlagSetting[] = ['databaseUrl', 'kafkaBrokers', 'topicPrefix'],
   help: Partial<Record<FlagSetting, string>> = {},
 ): Command {
-  for (const name of settings) command.addOption(settingOption(name, help[name]));
+  for (const name of settings) {
+    command.addOption(settingOption(name, help[name]));
+    for (const companion of COMPANIONS[name] ?? []) command.addOption(settingOption(companion, help[companion]));
+  }
   return command;
 }
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { UnavailableError } from '../errors.js';
 import { redact } from '../redact.js';
+import { isTlsError, pgConnection } from './tls.js';
 
 export interface ConnectOptions {
   connectionTimeoutMs?: number;
@@ -10,7 +11,7 @@ export interface ConnectOptions {
 /** Opens one client, turning connection failures into UnavailableError with a redacted target. */
 export async function connectClient(url: string, options: ConnectOptions = {}): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: url,
+    ...pgConnection(url),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'paymentsctl',
   });
@@ -20,10 +21,18 @@ export async function connectClient(url: string, options: ConnectOptions = {}): 
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw new UnavailableError(`cannot connect to PostgreSQL at ${describeTarget(url)}: ${redact((error as Error).message)}`, {
-      hint: 'check DATABASE_URL and that the server is running and accepts connections',
-      cause: error,
-    });
+    const tls = isTlsError(error);
+    // Said in the message, not only the hint: migrate shows each database's message alone.
+    const what = tls ? 'TLS failed, check DATABASE_SSL_CA_FILE and sslmode in DATABASE_URL' : undefined;
+    throw new UnavailableError(
+      `cannot connect to PostgreSQL at ${describeTarget(url)}: ${redact((error as Error).message)}${what ? ` (${what})` : ''}`,
+      {
+        hint: tls
+          ? 'DATABASE_SSL_CA_FILE (or sslrootcert in the URL) must be the CA that signed the server certificate; sslmode=verify-full also needs the host in the URL to be named in it'
+          : 'check DATABASE_URL and that the server is running and accepts connections',
+        cause: error,
+      },
+    );
   }
   return client;
 }
@@ -40,7 +49,7 @@ export function createPool(
 ): pg.Pool {
   const settings = Object.entries(options.settings ?? {}).map(([name, value]) => `-c ${name}=${value}`);
   const pool = new pg.Pool({
-    connectionString: url,
+    ...pgConnection(url),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'paymentsctl',
     max: options.max ?? 10,

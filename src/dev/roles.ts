@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { lastLines } from '../stack/kafka-libs.js';
 import { packageRoot } from '../stack/paths.js';
 import { recordPid } from '../stack/process.js';
+import { withoutStoreSecurity } from '../settings.js';
 import type { RoleName, RoleSnapshot, RoleState } from './types.js';
 
 export interface RoleSpec {
@@ -167,7 +168,8 @@ export class SupervisedRole {
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, [join(packageRoot(), 'bin', 'paymentsctl.js'), ...this.spec.argv], {
-        env: { ...process.env, ...this.spec.env },
+        // The roles talk to dev's own plaintext stack: TLS/SASL settings exported for production stay out.
+        env: { ...withoutStoreSecurity(process.env), ...this.spec.env },
         stdio: ['ignore', out, out],
         // Its own process group: a Ctrl-C at the terminal reaches `dev`, which stops the roles in order.
         detached: true,

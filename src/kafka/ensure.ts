@@ -1,6 +1,7 @@
-import { ConfigError, UnavailableError, errorMessage } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createKafka } from './client.js';
+import { createKafka, kafkaConnectError } from './client.js';
+import type { KafkaSecurity } from './security.js';
 import { ensureTopics, fittingReplicationFactor, plannedTopics, type EnsureTopicsResult } from './topics.js';
 
 export interface EnsurePipelineTopicsOptions {
@@ -10,18 +11,23 @@ export interface EnsurePipelineTopicsOptions {
   replicationFactor?: number;
   retryLevels?: number;
   log?: Logger;
+  /** TLS and SASL (config.ts `kafkaSecurity`); default PLAINTEXT */
+  security?: KafkaSecurity;
 }
 
 /** Connects, fits the replication factor to the cluster, and creates the missing pipeline topics. */
 export async function ensurePipelineTopics(options: EnsurePipelineTopicsOptions): Promise<EnsureTopicsResult> {
-  const admin = createKafka({ brokers: options.brokers, log: options.log, clientId: 'paymentsctl-topics', retries: 2 }).admin();
+  const admin = createKafka({
+    brokers: options.brokers,
+    log: options.log,
+    clientId: 'paymentsctl-topics',
+    retries: 2,
+    security: options.security,
+  }).admin();
   try {
     await admin.connect();
   } catch (error) {
-    throw new UnavailableError(`cannot reach Kafka at ${options.brokers.join(',')}: ${errorMessage(error)}`, {
-      hint: 'check KAFKA_BROKERS (or --brokers) and that the brokers are up; `paymentsctl stack up` starts a local one',
-      cause: error,
-    });
+    throw kafkaConnectError(error, options.brokers, options.security);
   }
   try {
     const cluster = await admin.describeCluster();

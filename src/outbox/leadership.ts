@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import { PUBLISHER_LOCK_NAMESPACE } from '../db/locks.js';
+import { pgConnection } from '../db/tls.js';
 import { errorMessage } from '../errors.js';
 
 export const OUTBOX_CHANNEL = 'paymentsctl_outbox';
@@ -118,7 +119,7 @@ export class TopicLeadership extends EventEmitter<{
 
   private async connect(): Promise<void> {
     const client = new pg.Client({
-      connectionString: this.options.databaseUrl,
+      ...pgConnection(this.options.databaseUrl),
       application_name: 'paymentsctl publish-outbox (leadership)',
       connectionTimeoutMillis: 10_000,
       keepAlive: true,

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { createPool } from '../db/connect.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafka, isSaslAuthenticationError, kafkaConnectError } from '../kafka/client.js';
+import type { KafkaSecurity } from '../kafka/security.js';
 import { Topics } from '../contracts.js';
 import { errorMessage } from '../errors.js';
 import { abortableSleep } from '../backoff.js';
@@ -14,6 +15,8 @@ import { TopicPublisher } from './topic-publisher.js';
 export interface PublisherOptions {
   databaseUrl: string;
   brokers: string[];
+  /** TLS and SASL for Kafka (config.ts `kafkaSecurity`); default PLAINTEXT */
+  kafkaSecurity?: KafkaSecurity;
   /** topics to publish; undefined = every topic found in the outbox plus the pipeline's own */
   topics?: string[];
   topicPrefix?: string;
@@ -72,6 +75,7 @@ export class OutboxPublisher {
       log: this.log,
       clientId: `paymentsctl-outbox-${this.instance}`,
       requestTimeoutMs: 10_000,
+      security: options.kafkaSecurity,
     });
     this.leadership = new TopicLeadership({
       databaseUrl: options.databaseUrl,
@@ -89,12 +93,36 @@ export class OutboxPublisher {
     else if (!this.options.topics) this.addTopics([topic]);
   };
 
-  start(): void {
+  async start(): Promise<void> {
+    await this.checkCredentials();
     this.addTopics(this.options.topics ?? Object.values(Topics));
     this.leadership.start();
     if (!this.options.topics) this.background.push(this.discoverTopics());
     const retainMs = this.options.retainMs ?? PUBLISHER_DEFAULTS.retainMs;
     if (retainMs > 0) this.background.push(this.retention(retainMs));
+  }
+
+  /**
+   * A publisher rides out a broker that is down, but no retry cures rejected credentials: with SASL
+   * it connects once before anything else and stops at once, naming the setting, if they are refused.
+   */
+  private async checkCredentials(): Promise<void> {
+    const security = this.options.kafkaSecurity;
+    if (!security?.sasl) return;
+    const admin = createKafka({
+      brokers: this.options.brokers,
+      clientId: `paymentsctl-outbox-${this.instance}`,
+      security,
+      retries: 0,
+    }).admin();
+    try {
+      await admin.connect();
+    } catch (error) {
+      if (isSaslAuthenticationError(error)) throw kafkaConnectError(error, this.options.brokers, security);
+      this.log.warn({ err: errorMessage(error) }, 'Kafka not reachable yet; publishing starts once it is');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   /** Ready once the lock/notify connection is up: a standby is a healthy replica too. */

@@ -51,18 +51,82 @@ export interface NodeLayout {
   port: number;
   controllerPort: number;
   dataDir: string;
+  secure?: SecureListeners;
+}
+
+/**
+ * Listeners besides PLAINTEXT, to try TLS and SASL against a real broker: SASL_SSL and
+ * SASL_PLAINTEXT (PLAIN, SCRAM, and OAUTHBEARER with Kafka's built-in unsecured JWTs — for tests
+ * only) and MTLS, an SSL listener that requires a client certificate signed by the truststore's CA. PLAINTEXT stays for the
+ * controller link and the readiness probe.
+ */
+export interface SecureListeners {
+  saslSslPort: number;
+  saslPlaintextPort: number;
+  mtlsPort: number;
+  /** PEM file: the broker's private key (PKCS#8, unencrypted) followed by its certificate */
+  keystoreFile: string;
+  /** PEM file: the CA whose client certificates MTLS accepts */
+  truststoreFile: string;
+  /** PLAIN users, name → password (Kafka reads them from the listener's JAAS configuration) */
+  plainUsers: Record<string, string>;
+  /** SCRAM users, stored in the metadata log when the storage is formatted */
+  scramUsers: readonly ScramUser[];
+}
+
+export interface ScramUser {
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  name: string;
+  password: string;
+}
+
+/** JAAS values are quoted strings; a quote or backslash in a password would end them early. */
+function jaasString(value: string): string {
+  if (/["\\]/.test(value)) throw new Error('test credentials may not contain quotes or backslashes');
+  return `"${value}"`;
+}
+
+function secureSettings(secure: SecureListeners): Record<string, string> {
+  const plainUsers = Object.entries(secure.plainUsers)
+    .map(([name, password]) => `user_${name}=${jaasString(password)}`)
+    .join(' ');
+  const jaas = (listener: string) => ({
+    [`listener.name.${listener}.plain.sasl.jaas.config`]: `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    [`listener.name.${listener}.scram-sha-256.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    [`listener.name.${listener}.scram-sha-512.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    [`listener.name.${listener}.oauthbearer.sasl.jaas.config`]:
+      'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";',
+  });
+  return {
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER',
+    ...jaas('sasl_ssl'),
+    ...jaas('sasl_plaintext'),
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': secure.keystoreFile,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': secure.truststoreFile,
+    'listener.name.mtls.ssl.client.auth': 'required',
+  };
 }
 
 /** One combined broker+controller sized for a laptop or a 2-core CI runner. */
-export function serverProperties({ port, controllerPort, dataDir }: NodeLayout): string {
+export function serverProperties({ port, controllerPort, dataDir, secure }: NodeLayout): string {
+  const extra = secure
+    ? [
+        `SASL_SSL://127.0.0.1:${secure.saslSslPort}`,
+        `SASL_PLAINTEXT://127.0.0.1:${secure.saslPlaintextPort}`,
+        `MTLS://127.0.0.1:${secure.mtlsPort}`,
+      ]
+    : [];
   const settings: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    listeners: [`PLAINTEXT://127.0.0.1:${port}`, ...extra, `CONTROLLER://127.0.0.1:${controllerPort}`].join(','),
+    'advertised.listeners': [`PLAINTEXT://127.0.0.1:${port}`, ...extra].join(','),
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,MTLS:SSL' : ''}`,
+    ...(secure ? secureSettings(secure) : {}),
     // Static voters: no --standalone/--initial-controllers dance at format time, on 3.9 and 4.x alike.
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
     'log.dirs': dataDir,
@@ -128,6 +192,7 @@ export async function formatStorage(opts: {
   configFile: string;
   clusterId: string;
   logsDir: string;
+  scramUsers?: readonly ScramUser[];
 }): Promise<void> {
   const args = [
     '-Xmx256m',
@@ -142,6 +207,8 @@ export async function formatStorage(opts: {
     opts.clusterId,
     '-c',
     opts.configFile,
+    // KIP-900: SCRAM credentials go into the metadata log before the first start.
+    ...(opts.scramUsers ?? []).flatMap((user) => ['--add-scram', `${user.mechanism}=[name=${user.name},password=${user.password}]`]),
   ];
   try {
     await execa(opts.java, args, { timeout: 120_000, stdin: 'ignore', all: true });

@@ -11,7 +11,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../log.js';
-import { BROKER_JVM_FLAGS, findJava, formatStorage, loggingArgs, newClusterId, serverProperties } from './kafka-config.js';
+import {
+  BROKER_JVM_FLAGS,
+  findJava,
+  formatStorage,
+  loggingArgs,
+  newClusterId,
+  serverProperties,
+  type SecureListeners,
+} from './kafka-config.js';
 import { BRING_YOUR_OWN_BROKER, lastLines, pinnedProfile, resolveKafkaLibs } from './kafka-libs.js';
 import { freePort } from './ports.js';
 import { isProcessAlive, recordPid, stopProcess, stopRecordedProcess } from './process.js';
@@ -28,7 +36,13 @@ export interface ManagedKafka {
   logFile: string;
   /** '127.0.0.1:<port>' */
   brokers: string;
+  /** with `secure`: where the SASL_SSL, SASL_PLAINTEXT and MTLS listeners are, '127.0.0.1:<port>' */
+  saslSslBrokers?: string;
+  saslPlaintextBrokers?: string;
+  mtlsBrokers?: string;
 }
+
+type ListenerPort = 'saslSslPort' | 'saslPlaintextPort' | 'mtlsPort';
 
 export async function startKafka(opts: {
   version: string;
@@ -40,6 +54,8 @@ export async function startKafka(opts: {
   /** fixed ports, e.g. to restart a broker where its clients expect it; default: free ones */
   port?: number;
   controllerPort?: number;
+  /** also listen with SASL_SSL and mutual TLS (ports: free ones unless given) */
+  secure?: Omit<SecureListeners, ListenerPort> & Partial<Pick<SecureListeners, ListenerPort>>;
 }): Promise<ManagedKafka> {
   const { version, log } = opts;
   pinnedProfile(version);
@@ -55,14 +71,27 @@ export async function startKafka(opts: {
   const port = opts.port ?? (await freePort());
   let controllerPort = opts.controllerPort ?? (await freePort());
   while (controllerPort === port) controllerPort = await freePort();
+  const taken = new Set([port, controllerPort]);
+  const otherFreePort = async () => {
+    let next = await freePort();
+    while (taken.has(next)) next = await freePort();
+    taken.add(next);
+    return next;
+  };
+  const secure: SecureListeners | undefined = opts.secure && {
+    ...opts.secure,
+    saslSslPort: opts.secure.saslSslPort ?? (await otherFreePort()),
+    saslPlaintextPort: opts.secure.saslPlaintextPort ?? (await otherFreePort()),
+    mtlsPort: opts.secure.mtlsPort ?? (await otherFreePort()),
+  };
 
   // Ports change on every start; the static voter endpoint lives in config, not in the metadata log,
   // so an already formatted data directory is reused as is.
   const configFile = join(workDir, 'server.properties');
-  await writeFile(configFile, serverProperties({ port, controllerPort, dataDir }));
+  await writeFile(configFile, serverProperties({ port, controllerPort, dataDir, secure }));
   if (!existsSync(join(dataDir, 'meta.properties'))) {
     log?.debug({ dataDir }, 'formatting Kafka storage');
-    await formatStorage({ java, version, libs, configFile, clusterId: newClusterId(), logsDir });
+    await formatStorage({ java, version, libs, configFile, clusterId: newClusterId(), logsDir, scramUsers: secure?.scramUsers });
   }
 
   const stdoutFile = join(logsDir, 'stdout.log');
@@ -103,6 +132,13 @@ export async function startKafka(opts: {
     dataDir,
     logFile: join(logsDir, 'server.log'),
     brokers: `127.0.0.1:${port}`,
+    ...(secure
+      ? {
+          saslSslBrokers: `127.0.0.1:${secure.saslSslPort}`,
+          saslPlaintextBrokers: `127.0.0.1:${secure.saslPlaintextPort}`,
+          mtlsBrokers: `127.0.0.1:${secure.mtlsPort}`,
+        }
+      : {}),
   };
   log?.info({ version, pid, brokers: kafka.brokers }, 'Kafka starting');
   const started = Date.now();

@@ -1,4 +1,4 @@
-import { access, chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, chmod, chown, copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
@@ -82,8 +82,14 @@ async function unprivilegedUser(): Promise<ManagedPostgres['runAs']> {
   });
 }
 
-/** Starts a throwaway cluster on a free port of 127.0.0.1, tuned for tests (fsync off). */
-export async function startPostgres(options: { log?: Logger } = {}): Promise<ManagedPostgres> {
+/** Starts a throwaway cluster on a free port of 127.0.0.1, tuned for tests (fsync off); with `tls`, ssl=on. */
+export async function startPostgres(
+  options: {
+    log?: Logger;
+    /** PEM files of the server's certificate and unencrypted key; copied into the cluster's directory */
+    tls?: { certFile: string; keyFile: string };
+  } = {},
+): Promise<ManagedPostgres> {
   const binDir = await findPostgresBinDir();
   if (!binDir) {
     throw new UnavailableError('no PostgreSQL server accepts connections on 127.0.0.1:5432 and no initdb/pg_ctl was found to start one', {
@@ -102,7 +108,9 @@ export async function startPostgres(options: { log?: Logger } = {}): Promise<Man
   options.log?.info({ dir, port }, 'starting a throwaway PostgreSQL cluster');
   try {
     await run('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
+    const tls = options.tls ? await installServerCertificate(options.tls, dir, runAs) : [];
     const serverOptions = [
+      ...tls,
       `-p ${port}`,
       '-c listen_addresses=127.0.0.1',
       `-c unix_socket_directories=${dir}`,
@@ -122,6 +130,21 @@ export async function startPostgres(options: { log?: Logger } = {}): Promise<Man
   }
   const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
   return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, port, pid, dir, logFile, binDir, ...(runAs ? { runAs } : {}) };
+}
+
+/** The server refuses a key others can read, or that belongs to another user. */
+async function installServerCertificate(
+  tls: { certFile: string; keyFile: string },
+  dir: string,
+  runAs: ManagedPostgres['runAs'],
+): Promise<string[]> {
+  const cert = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  await copyFile(tls.certFile, cert);
+  await copyFile(tls.keyFile, key);
+  await chmod(key, 0o600);
+  if (runAs) for (const file of [cert, key]) await chown(file, runAs.uid, runAs.gid);
+  return ['-c ssl=on', `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`];
 }
 
 export async function stopPostgres(cluster: ManagedPostgres, options: { log?: Logger } = {}): Promise<void> {

@@ -2,6 +2,7 @@ import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { errorMessage } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
+import type { KafkaSecurity } from '../kafka/security.js';
 import type { Logger } from '../log.js';
 import { redact } from '../redact.js';
 
@@ -14,6 +15,8 @@ export type ReadinessReport = {
 export interface ReadinessOptions {
   pool: pg.Pool;
   brokers: string[];
+  /** TLS and SASL for Kafka (config.ts `kafkaSecurity`); default PLAINTEXT */
+  kafkaSecurity?: KafkaSecurity;
   log: Logger;
   /** a result is reused this long: probes from several kubelets and scrapers must not hammer the broker */
   cacheMs?: number;
@@ -85,6 +88,7 @@ export class Readiness {
       this.admin = createKafka({
         brokers: this.options.brokers,
         clientId: 'paymentsctl-webhook-readiness',
+        security: this.options.kafkaSecurity,
         retries: 0,
         connectionTimeoutMs: 2_000,
         requestTimeoutMs: 2_000,

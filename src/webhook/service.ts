@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { createPool } from '../db/connect.js';
+import type { KafkaSecurity } from '../kafka/security.js';
 import type { Logger } from '../log.js';
 import { createRegistry } from '../metrics.js';
 import type { Role } from '../role.js';
@@ -22,6 +23,8 @@ export const WEBHOOK_DEFAULTS = {
 export interface WebhookServiceOptions {
   databaseUrl: string;
   brokers: string[];
+  /** TLS and SASL for Kafka (config.ts `kafkaSecurity`); default PLAINTEXT */
+  kafkaSecurity?: KafkaSecurity;
   /** empty: the server still runs (probes work) and answers every delivery 503 */
   secrets: readonly string[];
   host?: string;
@@ -77,7 +80,7 @@ export class WebhookService implements Role, RunningWebhookService {
       // trips instead of six (see store.ts). Round trips, not SQL, bound this service.
       pipeline: true,
     });
-    this.readiness = new Readiness({ pool: this.pool, brokers: options.brokers, log });
+    this.readiness = new Readiness({ pool: this.pool, brokers: options.brokers, kafkaSecurity: options.kafkaSecurity, log });
     const store = new GroupCommitStore(this.pool, {
       source: 'paymentsctl/webhook-serve',
       // Few transactions in flight make each one bigger, and a transaction costs its round trips and

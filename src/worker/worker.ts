@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { createPool } from '../db/connect.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafka, kafkaConnectError } from '../kafka/client.js';
+import type { KafkaSecurity } from '../kafka/security.js';
 import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { UnavailableError } from '../errors.js';
@@ -18,6 +19,8 @@ import { createWorkerMetrics } from './metrics.js';
 export interface WorkerOptions {
   databaseUrl: string;
   brokers: string[];
+  /** TLS and SASL for Kafka (config.ts `kafkaSecurity`); default PLAINTEXT */
+  kafkaSecurity?: KafkaSecurity;
   topicPrefix: string;
   handlers: readonly HandlerName[];
   groupId: string;
@@ -64,7 +67,7 @@ export class PaymentsWorker {
       }
     }
     this.consumer = new WorkerConsumer({
-      kafka: createKafka({ brokers: options.brokers, clientId: 'paymentsctl-worker', log: options.log }),
+      kafka: createKafka({ brokers: options.brokers, clientId: 'paymentsctl-worker', log: options.log, security: options.kafkaSecurity }),
       groupId: options.groupId,
       routes: this.routes,
       retryDelaysMs: options.retryDelaysMs,
@@ -112,7 +115,13 @@ export class PaymentsWorker {
 
   /** Fails fast, naming what to run, when a consumed, retry or dead-letter topic is missing. */
   private async checkTopics(): Promise<void> {
-    const admin = createKafka({ brokers: this.options.brokers, clientId: 'paymentsctl-worker', log: this.options.log, retries: 2 }).admin();
+    const admin = createKafka({
+      brokers: this.options.brokers,
+      clientId: 'paymentsctl-worker',
+      log: this.options.log,
+      retries: 2,
+      security: this.options.kafkaSecurity,
+    }).admin();
     try {
       await admin.connect();
       const existing = new Set(await admin.listTopics());
@@ -125,10 +134,7 @@ export class PaymentsWorker {
       }
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
-      throw new UnavailableError(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${(error as Error).message}`, {
-        hint: 'check KAFKA_BROKERS',
-        cause: error,
-      });
+      throw kafkaConnectError(error, this.options.brokers, this.options.kafkaSecurity);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }

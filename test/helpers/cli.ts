@@ -1,11 +1,13 @@
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
+import { SETTINGS, STORE_SECURITY_SETTINGS } from '../../src/settings.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/paymentsctl.js', import.meta.url));
 
 /** Settings a developer's shell may export; removed so each test states what it passes. */
 const AMBIENT = [
+  ...STORE_SECURITY_SETTINGS.flatMap((name) => SETTINGS[name].env),
   'DATABASE_URL',
   'DB_DSN',
   'KAFKA_BROKERS',

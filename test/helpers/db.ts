@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { ensureDatabase, dropDatabase } from '../../src/db/databases.js';
 import { withDatabase } from '../../src/db/connect.js';
+import { pgConnection } from '../../src/db/tls.js';
 
 export interface TestDatabase {
   name: string;
@@ -36,7 +37,7 @@ async function create(adminUrl: string, name: string, template?: string): Promis
  * the pool is still closing; the listener keeps that from surfacing as an uncaught error.
  */
 export function testPool(url: string, max = 8): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max });
+  const pool = new pg.Pool({ ...pgConnection(url), max });
   pool.on('error', () => undefined);
   return pool;
 }

@@ -3,14 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { createKafka } from '../../src/kafka/client.js';
 import { waitForTopicLeaders } from '../../src/kafka/leaders.js';
+import type { KafkaSecurity } from '../../src/kafka/security.js';
 
 /** A topic prefix of its own per test, so tests share one broker without seeing each other's messages. */
 export function uniquePrefix(): string {
   return `t${randomBytes(4).toString('hex')}.`;
 }
 
-export async function createTopics(brokers: string, topics: string[], partitions = 3): Promise<void> {
-  const admin = createKafka({ brokers: brokers.split(',') }).admin();
+export async function createTopics(brokers: string, topics: string[], partitions = 3, security?: KafkaSecurity): Promise<void> {
+  const admin = createKafka({ brokers: brokers.split(','), security }).admin();
   await admin.connect();
   try {
     await admin.createTopics({
@@ -46,8 +47,9 @@ export async function consumeUntil(
   topic: string,
   done: (messages: ConsumedMessage[]) => boolean,
   timeoutMs = 120_000,
+  security?: KafkaSecurity,
 ): Promise<ConsumedMessage[]> {
-  const kafka = createKafka({ brokers: brokers.split(',') });
+  const kafka = createKafka({ brokers: brokers.split(','), security });
   const consumer = kafka.consumer({ groupId: `test-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 100 });
   const messages: ConsumedMessage[] = [];
   await consumer.connect();

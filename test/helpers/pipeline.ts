@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { ensurePipelineTopics } from '../../src/kafka/ensure.js';
+import type { KafkaSecurity } from '../../src/kafka/security.js';
 import { enqueueMany } from '../../src/outbox/enqueue.js';
 import { startStripeEmulator, type FaultConfig, type RunningEmulator } from '../../src/stripe-emulator/index.js';
 import type { ChargeReport } from '../../src/stripe-emulator/inspection.js';
@@ -40,10 +41,20 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/** A broker other than the test stack's, e.g. one with TLS and SASL: how the test and the roles reach it. */
+export interface PipelineKafka {
+  brokers: string;
+  /** what the test's own clients use */
+  security: KafkaSecurity;
+  /** what the roles are given: KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* … */
+  env: Record<string, string>;
+}
+
 export async function startPipeline(
-  options: { faults?: Partial<FaultConfig>; seed?: number; partitions?: number; retryLevels?: number } = {},
+  options: { faults?: Partial<FaultConfig>; seed?: number; partitions?: number; retryLevels?: number; kafka?: PipelineKafka } = {},
 ): Promise<Pipeline> {
-  const { kafkaBrokers } = inject('stack');
+  const kafkaBrokers = options.kafka?.brokers ?? inject('stack').kafkaBrokers;
+  const security = options.kafka?.security;
   const db = await createTestDatabase();
   const pool = testPool(db.url);
   const prefix = uniquePrefix();
@@ -53,6 +64,7 @@ export async function startPipeline(
       prefix,
       partitions: options.partitions ?? 3,
       retryLevels: options.retryLevels ?? 3,
+      security,
     });
   // A busy broker can answer a metadata request before a new topic's leaders are known; once more is enough.
   await ensure().catch(async () => ensure());
@@ -63,6 +75,7 @@ export async function startPipeline(
     KAFKA_TOPIC_PREFIX: prefix,
     STRIPE_API_BASE: emulator.url,
     STRIPE_API_KEY: 'sk_test_pipeline',
+    ...options.kafka?.env,
   };
   const publisher = await startPublisher(env, ['--poll-interval', '200ms']);
   const workers: RoleProcess[] = [];
@@ -101,7 +114,7 @@ export async function startPipeline(
         'orders.placed',
         orders.map((order) => ({ key: order.order_id, data: order })),
       ),
-    read: (topic, done, timeoutMs = 60_000) => consumeUntil(kafkaBrokers, prefix + topic, done, timeoutMs),
+    read: (topic, done, timeoutMs = 60_000) => consumeUntil(kafkaBrokers, prefix + topic, done, timeoutMs, security),
     logs: () =>
       [['publisher', publisher] as const, ...workers.map((w, i) => [`worker ${i + 1}`, w] as const)]
         .map(([name, role]) => `--- ${name} ---\n${role.output().slice(-6000)}`)

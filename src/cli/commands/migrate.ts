@@ -7,6 +7,7 @@ import { UsageError } from '../../errors.js';
 
 interface MigrateFlags {
   databaseUrl?: string[];
+  databaseSslCaFile?: string;
   tenantsFile?: string;
   status?: boolean;
   dryRun?: boolean;
@@ -26,6 +27,7 @@ export function migrateCommand(ctx: () => CliContext): Command {
         'could be reached. Roles check the schema at start and wait for this (--wait-for-migrations).',
     )
     .addOption(settingOption('databaseUrl', 'database to migrate; repeat for several').argParser(collect))
+    .addOption(settingOption('databaseSslCaFile'))
     .option('--tenants-file <path>', 'file with one database URL per line (# comments allowed)')
     .option('--status', 'show applied and pending migrations; change nothing')
     .option('--dry-run', 'print the SQL that would run; change nothing')
@@ -55,7 +57,7 @@ export function migrateCommand(ctx: () => CliContext): Command {
 
 async function parseFlags(flags: MigrateFlags) {
   if (flags.status && flags.dryRun) throw new UsageError('--status and --dry-run cannot be combined');
-  const { databaseUrl, validateDatabaseUrl, durationMs, positiveInt } = await import('../../config.js');
+  const { databaseUrl, validateDatabaseUrl, withDatabaseCa, durationMs, positiveInt } = await import('../../config.js');
   const { readTenantsFile } = await import('../../migrate/tenants.js');
   const { loadMigrations } = await import('../../migrate/files.js');
   // 0 would mean "wait forever" to PostgreSQL: not a timeout.
@@ -65,7 +67,9 @@ async function parseFlags(flags: MigrateFlags) {
     ...(flags.databaseUrl ?? []).map((url) => validateDatabaseUrl(url, '--database-url')),
     ...(flags.tenantsFile ? await readTenantsFile(flags.tenantsFile) : []),
   ];
-  if (urls.length === 0) urls.push(databaseUrl());
+  if (urls.length === 0) urls.push(databaseUrl(flags));
+  // The CA setting applies to every database named, tenants' too.
+  for (const [index, url] of urls.entries()) urls[index] = withDatabaseCa(url, flags);
   const mode: MigrateMode = flags.status ? 'status' : flags.dryRun ? 'dry-run' : 'apply';
   return { urls, files: await loadMigrations(flags.migrationsDir), mode, lockTimeoutMs, concurrency };
 }

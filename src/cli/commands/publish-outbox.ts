@@ -36,6 +36,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     const options = await parseFlags(flags);
     const { OutboxPublisher } = await import('../../outbox/publisher.js');
     const { runRole } = await import('../run-role.js');
+    const { describeSecurity } = await import('../../kafka/security.js');
     c.exitCode = await runRole('publish-outbox', (registry) => new OutboxPublisher({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
@@ -44,6 +45,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
         instance: publisher.instance,
         topics: options.topics ?? 'all',
         prefix: options.topicPrefix || undefined,
+        kafka: describeSecurity(options.kafkaSecurity),
       }),
     });
   });
@@ -51,13 +53,15 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
 
 async function parseFlags(flags: PublishFlags) {
   if (flags.topic?.length && flags.allTopics) throw new UsageError('--topic and --all-topics cannot be combined');
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs, schemaGateSettings } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs, schemaGateSettings } =
+    await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const url = databaseUrl(flags);
   return {
     databaseUrl: url,
     schema: schemaGateSettings(flags, [url]),
     brokers: kafkaBrokers(flags),
+    kafkaSecurity: kafkaSecurity(flags),
     topicPrefix: topicPrefix(flags),
     topics: flags.topic?.length ? flags.topic : undefined,
     batchSize: positiveInt(flags.batchSize, '--batch-size', { max: 50_000 }),

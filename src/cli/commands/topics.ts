@@ -35,9 +35,10 @@ export function topicsCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: EnsureFlags) {
-  const { kafkaBrokers, topicPrefix, positiveInt } = await import('../../config.js');
+  const { kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt } = await import('../../config.js');
   return {
     brokers: kafkaBrokers(flags),
+    security: kafkaSecurity(flags),
     prefix: topicPrefix(flags),
     partitions: positiveInt(flags.partitions, '--partitions', { max: 10_000 }),
     replicationFactor:

@@ -60,7 +60,7 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: WebhookServeFlags) {
-  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort, schemaGateSettings } =
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, webhookSecrets, positiveInt, durationMs, listenPort, schemaGateSettings } =
     await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const path = flags.path.trim();
@@ -79,6 +79,7 @@ async function parseFlags(flags: WebhookServeFlags) {
     databaseUrl: url,
     schema: schemaGateSettings(flags, [url]),
     brokers: kafkaBrokers(flags),
+    kafkaSecurity: kafkaSecurity(flags),
     secrets: webhookSecrets(),
     host: flags.host,
     port: listenPort(flags.port, '--port'),

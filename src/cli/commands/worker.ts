@@ -59,6 +59,7 @@ export function workerCommand(ctx: () => CliContext): Command {
     const options = await parseFlags(flags);
     const { PaymentsWorker } = await import('../../worker/worker.js');
     const { runRole } = await import('../run-role.js');
+    const { describeSecurity } = await import('../../kafka/security.js');
     c.exitCode = await runRole('worker', (registry) => new PaymentsWorker({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
@@ -69,13 +70,15 @@ export function workerCommand(ctx: () => CliContext): Command {
         topics: worker.topics().consumed,
         concurrency: options.concurrency,
         retryDelaysMs: options.retryDelaysMs,
+        kafka: describeSecurity(options.kafkaSecurity),
       }),
     });
   });
 }
 
 async function parseFlags(flags: WorkerFlags) {
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs, schemaGateSettings } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs, schemaGateSettings } =
+    await import('../../config.js');
   const { HANDLER_NAMES } = await import('../../worker/handler.js');
   const { opsListener } = await import('../run-role.js');
   const handlers = [
@@ -100,6 +103,7 @@ async function parseFlags(flags: WorkerFlags) {
     databaseUrl: url,
     schema: schemaGateSettings(flags, [url]),
     brokers: kafkaBrokers(flags),
+    kafkaSecurity: kafkaSecurity(flags),
     topicPrefix: prefix,
     handlers: handlers as (typeof HANDLER_NAMES)[number][],
     // Members of one group must consume the same topics: a subset of handlers gets its own group.
