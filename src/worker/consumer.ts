@@ -317,7 +317,14 @@ export class WorkerConsumer {
     const decide = await handler.prepare(item.data, item.message, known);
     const inbox = { consumer: handler.consumer, messageId: item.message.messageId };
     const committed = await this.options.committer.submit(inbox, item.aggregateId!, decide);
-    return committed.duplicate ? 'duplicate' : committed.value;
+    if (committed.duplicate) return 'duplicate';
+    if (committed.value.skipped) {
+      this.options.log.warn(
+        { topic: item.message.topic, messageId: item.message.messageId, aggregateId: item.aggregateId, reason: committed.value.skipped },
+        `${handler.name}: skipped a message (${committed.value.result})`,
+      );
+    }
+    return committed.value.result;
   }
 
   /** Sends a failed message on to its next retry topic or to the dead letters. */
