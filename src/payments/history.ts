@@ -1,4 +1,5 @@
-import { UsageError } from '../errors.js';
+import { connectClient } from '../db/connect.js';
+import { OperationError, UsageError } from '../errors.js';
 import { toMajorUnits } from './money.js';
 import type { Db } from './store.js';
 import type { TransactionKind } from './transactions.js';
@@ -126,4 +127,22 @@ function toItem(row: Row): HistoryItem {
     failure_reason: row.failure_reason,
     occurred_at: row.occurred_at.toISOString(),
   };
+}
+
+/** A query on a database whose migrations have not made the transactions table yet says what to run. */
+export function missingTableError(error: unknown): OperationError | undefined {
+  if ((error as { code?: unknown } | null)?.code !== '42P01') return undefined;
+  return new OperationError('this database has no transactions table', { hint: 'run: paymentsctl migrate', cause: error });
+}
+
+/** `paymentsctl history`: one page of a user's history, on a connection of its own. */
+export async function readTransactionHistory(options: { databaseUrl: string; userId: string } & HistoryQuery): Promise<HistoryPage> {
+  const client = await connectClient(options.databaseUrl, { applicationName: 'paymentsctl history' });
+  try {
+    return await transactionHistory(client, options.userId, options);
+  } catch (error) {
+    throw missingTableError(error) ?? error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
