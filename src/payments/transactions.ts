@@ -57,3 +57,21 @@ export async function appendTransactions(db: Db, entries: readonly TransactionEn
     entries.map((e) => e.occurredAt.toISOString()),
   ]);
 }
+
+/** Per order or trip, the user of each of its charge and refund entries: what `dev` checks the history by. */
+export async function chargeAndRefundUsers(
+  db: Db,
+  aggregateIds: readonly string[],
+): Promise<Map<string, { charge: string[]; refund: string[] }>> {
+  const { rows } = await db.query<{ aggregate_id: string; kind: TransactionKind; user_id: string }>(
+    `SELECT aggregate_id, kind, user_id FROM transactions WHERE aggregate_id = ANY($1::text[]) AND kind IN ('charge', 'refund')`,
+    [aggregateIds],
+  );
+  const byAggregate = new Map<string, { charge: string[]; refund: string[] }>();
+  for (const row of rows) {
+    const entry = byAggregate.get(row.aggregate_id) ?? { charge: [], refund: [] };
+    entry[row.kind as 'charge' | 'refund'].push(row.user_id);
+    byAggregate.set(row.aggregate_id, entry);
+  }
+  return byAggregate;
+}
