@@ -94,11 +94,12 @@ export async function transactionHistory(db: Db, userId: string, query: HistoryQ
   const before = query.before === undefined ? undefined : decodeCursor(query.before);
   // One row more than asked says whether there is a next page.
   const { rows } = await db.query<Row>(
-    `SELECT id::text, kind, aggregate_id, amount::text, currency, stripe_payment_intent_id, stripe_charge_id, stripe_refund_id,
+    // Ordered by the table's bigint id, not the text one selected (ORDER BY would take the output column).
+    `SELECT t.id::text AS id, kind, aggregate_id, amount::text, currency, stripe_payment_intent_id, stripe_charge_id, stripe_refund_id,
        stripe_checkout_session_id, failure_reason, occurred_at
-     FROM transactions
-     WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (occurred_at, id) < ($2::timestamptz, $3::bigint))
-     ORDER BY occurred_at DESC, id DESC
+     FROM transactions AS t
+     WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (t.occurred_at, t.id) < ($2::timestamptz, $3::bigint))
+     ORDER BY t.occurred_at DESC, t.id DESC
      LIMIT $4`,
     [userId, before?.occurredAt ?? null, before?.id ?? null, limit + 1],
   );
