@@ -57,9 +57,11 @@ export interface AggregateIds {
   trip_id?: string;
   user_id?: string;
   driver_id?: string;
+  /** an order's customer: whose transaction history its money belongs to */
+  customer?: string;
 }
 
-export const AGGREGATE_ID_FIELDS = ['order_id', 'trip_id', 'user_id', 'driver_id'] as const;
+export const AGGREGATE_ID_FIELDS = ['order_id', 'trip_id', 'user_id', 'driver_id', 'customer'] as const;
 
 /** The business ids that `source` (an event, a Stripe object's metadata) names, and nothing else of it. */
 export function aggregateIdsIn(source: Partial<Record<(typeof AGGREGATE_ID_FIELDS)[number], string>>): AggregateIds {
@@ -125,6 +127,7 @@ export function pipelineMessage(topic: Topic, key: string, data: unknown): Outbo
  */
 const historyRef = aggregateRef.extend({
   user_id: id.optional(),
+  customer: id.optional(),
   payment_intent_id: id.optional(),
   charge_id: id.optional(),
   session_id: id.optional(),

@@ -23,9 +23,9 @@ export interface MoneyEvent {
 export type HistoryResult = `recorded_${TransactionKind}` | 'skipped_missing_user' | 'skipped_missing_amount';
 
 /**
- * Whose money moved: the user the event names (a trip's rider, from the Checkout Session's
- * metadata), else the one the payments row remembers — the trip's `user_id`, or the order's
- * `customer`.
+ * Whose money moved: the user the event names (a trip's rider from the Checkout Session's
+ * metadata, an order's customer from the order or its PaymentIntent's metadata), else the one the
+ * payments row remembers — the trip's `user_id`, or the order's `customer`.
  */
 export function userOf(event: MoneyEvent, row: PaymentRow | undefined): string | undefined {
   return event.userId || row?.metadata.user_id || row?.metadata.customer || undefined;

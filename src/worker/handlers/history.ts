@@ -22,7 +22,7 @@ function moneyEvent(kind: TransactionKind, data: MoneyEventIn, message: InboundM
     eventId: message.messageId,
     occurredAt: message.eventTime,
     aggregateId: aggregateIdOf(data),
-    ...defined('userId', data.user_id),
+    ...defined('userId', data.user_id ?? data.customer),
     ...defined('amount', data.amount),
     ...defined('currency', data.currency),
     ...defined('paymentIntentId', data.payment_intent_id),
