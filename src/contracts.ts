@@ -37,4 +37,6 @@ export const InboxConsumers = {
   sagaRelease: 'worker.saga.release',
   /** orders.cancelled → refund; an order is compensated once this consumer has processed its cancellation */
   sagaRefund: 'worker.saga.refund',
+  /** payments.completed / .refunded / .failed → one entry each in the user's transaction history */
+  history: 'worker.history',
 } as const;

@@ -47,3 +47,12 @@ export {
   type CheckoutSessionCreated,
 } from './payments/events.js';
 export { canTransition, isTerminal, type PaymentStatus } from './payments/status.js';
+export {
+  transactionHistory,
+  DEFAULT_HISTORY_LIMIT,
+  MAX_HISTORY_LIMIT,
+  type HistoryPage,
+  type HistoryItem,
+  type HistoryQuery,
+} from './payments/history.js';
+export { HistoryService, HISTORY_PATH, type HistoryServiceOptions } from './history/service.js';

@@ -15,6 +15,8 @@ import { workerCommand } from './commands/worker.js';
 import { webhookServeCommand } from './commands/webhook-serve.js';
 import { devCommand } from './commands/dev.js';
 import { applyCommand } from './commands/apply.js';
+import { historyCommand } from './commands/history.js';
+import { historyServeCommand } from './commands/history-serve.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -51,6 +53,8 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     webhookServeCommand,
     stripeEmulatorCommand,
     applyCommand,
+    historyCommand,
+    historyServeCommand,
   ]) {
     const command = make(context);
     copySettings(program, command);

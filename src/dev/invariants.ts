@@ -1,4 +1,5 @@
 import { isTerminal, type PaymentStatus } from '../payments/status.js';
+import type { PlannedOrder } from './plan.js';
 import type { InvariantCheck } from './types.js';
 
 /**
@@ -16,10 +17,24 @@ export interface RunEvidence {
   compensations: ReadonlyMap<string, number>;
   /** successful charges the emulator made, per order */
   charges: ReadonlyMap<string, number>;
+  /** whose money each order is: a trip's rider (user_id), an order's customer */
+  users: ReadonlyMap<string, string>;
+  /** per order, the user of each charge and refund entry in the transaction history */
+  history: ReadonlyMap<string, { charge: readonly string[]; refund: readonly string[] }>;
   outboxBacklog: number;
   deadLetters: number;
   consumerLag: number;
   unexpectedExits: number;
+}
+
+/** Whose money each planned order is, as its event says: a trip's rider, an order's customer. */
+export function ownersOf(plan: readonly PlannedOrder[]): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const order of plan) {
+    const owner = 'user_id' in order.data ? order.data.user_id : order.data.customer;
+    if (owner) owners.set(order.aggregateId, owner);
+  }
+  return owners;
 }
 
 const SHOWN = 5;
@@ -33,8 +48,26 @@ function check(name: string, offenders: string[], okDetail: string, failDetail: 
   return offenders.length === 0 ? { name, ok: true, detail: okDetail } : { name, ok: false, detail: failDetail(offenders) };
 }
 
+/**
+ * A succeeded order has exactly one charge entry, a refunded one a charge and a refund entry,
+ * each under the order's user; an order that took no money may have none of either.
+ */
+function historyHolds(id: string, status: string, users: RunEvidence['users'], history: RunEvidence['history']): boolean {
+  const entries = history.get(id) ?? { charge: [], refund: [] };
+  const user = users.get(id);
+  const once = (list: readonly string[]) => list.length === 1 && list[0] === user;
+  if (status === 'succeeded') return once(entries.charge) && entries.refund.length === 0;
+  if (status === 'refunded') return once(entries.charge) && once(entries.refund);
+  return entries.charge.length === 0 && entries.refund.length === 0;
+}
+
+function describeEntries(entries: { charge: readonly string[]; refund: readonly string[] } | undefined, user: string | undefined): string {
+  const users = (list: readonly string[]) => (list.length ? ` for ${list.join(', ')}` : '');
+  return `${entries?.charge.length ?? 0} charge${users(entries?.charge ?? [])}, ${entries?.refund.length ?? 0} refund${users(entries?.refund ?? [])}; user ${user ?? 'unknown'}`;
+}
+
 export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
-  const { orders, statuses, compensations, charges } = evidence;
+  const { orders, statuses, compensations, charges, users, history } = evidence;
   const statusOf = (id: string) => statuses.get(id) ?? 'no payment';
   const terminal = (id: string) => statuses.has(id) && isTerminal(statuses.get(id)!);
   const count = (value: number) => value.toLocaleString('en-US');
@@ -74,6 +107,15 @@ export function checkInvariants(evidence: RunEvidence): InvariantCheck[] {
         .map((order) => order.aggregateId),
       `${count(compensations.size)} orders released by the saga`,
       (ids) => `${ids.length} failed payments whose order was never released: ${listed(ids)}`,
+    ),
+    check(
+      "every paid order is in its user's history once",
+      orders
+        .filter((order) => !historyHolds(order.aggregateId, statusOf(order.aggregateId), users, history))
+        .map((order) => order.aggregateId),
+      `${count(tookMoney.size)} charge entries, one per paid order, each under its user`,
+      (ids) =>
+        `${ids.length} orders whose history is wrong: ${listed(ids, (id) => `${id} (${statusOf(id)}, ${describeEntries(history.get(id), users.get(id))})`)}`,
     ),
     check(
       'no paid order was released',

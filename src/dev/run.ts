@@ -12,7 +12,8 @@ import { DEFAULT_FAULTS, type FaultConfig } from '../stripe-emulator/faults.js';
 import { ChaosMonkey, CHAOS_FAULTS, CHAOS_STRIPE_TIMEOUT } from './chaos.js';
 import { CheckoutCustomers } from './customer.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
-import { checkInvariants } from './invariants.js';
+import { chargeAndRefundUsers } from '../payments/transactions.js';
+import { checkInvariants, ownersOf } from './invariants.js';
 import { planOrders, type PlannedOrder } from './plan.js';
 import { PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
@@ -348,12 +349,13 @@ class DevRun {
   private async summarize(): Promise<DevSummary> {
     const { dev, options } = this;
     const ids = this.plan.map((order) => order.aggregateId);
-    const [orders, statuses, compensated, chargeReport, facts] = await Promise.all([
+    const [orders, statuses, compensated, chargeReport, facts, history] = await Promise.all([
       committedOrders(this.pool),
       paymentStatuses(this.pool, ids),
       compensations(this.pool, ids),
       dev.emulator.charges(),
       this.probe.facts(),
+      chargeAndRefundUsers(this.pool, ids),
     ]);
     const charges = new Map(ids.filter((id) => (chargeReport.byOrder[id] ?? 0) > 0).map((id) => [id, chargeReport.byOrder[id]!]));
     const unexpectedExits = this.roles.reduce((sum, role) => sum + role.snapshot().unexpectedExits, 0);
@@ -363,6 +365,8 @@ class DevRun {
       statuses,
       compensations: compensated,
       charges,
+      users: ownersOf(this.plan),
+      history,
       outboxBacklog: facts.outboxBacklog,
       deadLetters: facts.deadLetters,
       consumerLag: facts.consumerLag,

@@ -8,6 +8,9 @@ export const CONSUMED_TOPICS: readonly string[] = [
   Topics.checkoutRequested,
   Topics.paymentsFailed,
   Topics.ordersCancelled,
+  // read by the history handler
+  Topics.paymentsCompleted,
+  Topics.paymentsRefunded,
 ];
 
 /** Broker-level retry delays: attempt n waits DEFAULT_RETRY_DELAYS_MS[n-1] in `<topic>.retry.<n>`. */

@@ -57,9 +57,11 @@ export interface AggregateIds {
   trip_id?: string;
   user_id?: string;
   driver_id?: string;
+  /** an order's customer: whose transaction history its money belongs to */
+  customer?: string;
 }
 
-export const AGGREGATE_ID_FIELDS = ['order_id', 'trip_id', 'user_id', 'driver_id'] as const;
+export const AGGREGATE_ID_FIELDS = ['order_id', 'trip_id', 'user_id', 'driver_id', 'customer'] as const;
 
 /** The business ids that `source` (an event, a Stripe object's metadata) names, and nothing else of it. */
 export function aggregateIdsIn(source: Partial<Record<(typeof AGGREGATE_ID_FIELDS)[number], string>>): AggregateIds {
@@ -117,3 +119,26 @@ export interface CheckoutSessionCreated {
 export function pipelineMessage(topic: Topic, key: string, data: unknown): OutboxMessage {
   return { topic, key, type: topic, data };
 }
+
+/**
+ * payments.completed, payments.refunded and payments.failed — as the history handler reads them:
+ * the ids that name the user and the money. Amount and currency may be missing from a failure
+ * (the payments row then says them).
+ */
+const historyRef = aggregateRef.extend({
+  user_id: id.optional(),
+  customer: id.optional(),
+  payment_intent_id: id.optional(),
+  charge_id: id.optional(),
+  session_id: id.optional(),
+});
+export const paymentCompletedInSchema = historyRef.extend({ amount: minorUnits, currency }).refine(hasAggregate, aggregateMessage);
+export type PaymentCompletedIn = z.infer<typeof paymentCompletedInSchema>;
+export const paymentRefundedInSchema = historyRef
+  .extend({ refund_id: id.optional(), amount: minorUnits, currency })
+  .refine(hasAggregate, aggregateMessage);
+export type PaymentRefundedIn = z.infer<typeof paymentRefundedInSchema>;
+export const paymentFailedInSchema = historyRef
+  .extend({ amount: minorUnits.optional(), currency: currency.optional(), code: z.string().optional(), reason: z.string().optional() })
+  .refine(hasAggregate, aggregateMessage);
+export type PaymentFailedHistoryIn = z.infer<typeof paymentFailedInSchema>;

@@ -5,12 +5,19 @@ import { enqueueMany, type OutboxMessage } from '../outbox/enqueue.js';
 import type { Decide } from './decisions/decision.js';
 import { applyWrite, ConcurrentPaymentWriteError, rowAsWrite, type PaymentRow } from './row.js';
 import { COLUMNS, fromDb, writePayments, type DbRow, type InboxResult } from './store.js';
+import { appendTransactions, type TransactionEntry } from './transactions.js';
 
 interface Item {
   consumer: string;
   messageId: string;
   aggregateId: string;
   decide: Decide;
+}
+
+/** A committed decision's outcome: its result, and why it changed nothing when it says so. */
+export interface Committed {
+  result: string;
+  skipped?: string;
 }
 
 export interface InboxCommitOptions {
@@ -22,12 +29,12 @@ export interface InboxCommitOptions {
 
 /**
  * The worker's transaction, group-committed: every message's effect — inbox row, payments row,
- * outbox events — commits atomically, but messages that finish their Stripe call at about the
+ * outbox events, transaction-history entries — commits atomically, but messages that finish their Stripe call at about the
  * same time share one transaction: the same handful of round trips serve a whole batch, where
  * per-message transactions spend most of the worker's time in socket writes.
  */
 export class InboxCommitter {
-  private readonly group: GroupCommit<Item, InboxResult<string>>;
+  private readonly group: GroupCommit<Item, InboxResult<Committed>>;
 
   constructor(pool: pg.Pool, options: InboxCommitOptions = {}) {
     this.group = new GroupCommit({
@@ -42,12 +49,12 @@ export class InboxCommitter {
    * Applies `decide` once for (consumer, messageId), in a transaction with the inbox row. Resolves
    * `{ duplicate: true }` when the message was already applied, after the commit otherwise.
    */
-  submit(inbox: { consumer: string; messageId: string }, aggregateId: string, decide: Decide): Promise<InboxResult<string>> {
+  submit(inbox: { consumer: string; messageId: string }, aggregateId: string, decide: Decide): Promise<InboxResult<Committed>> {
     return this.group.submit({ ...inbox, aggregateId, decide });
   }
 }
 
-async function inTransaction(client: pg.PoolClient, batch: Item[]): Promise<PromiseSettledResult<InboxResult<string>>[]> {
+async function inTransaction(client: pg.PoolClient, batch: Item[]): Promise<PromiseSettledResult<InboxResult<Committed>>[]> {
   await client.query('BEGIN');
   const aggregateIds = [...new Set(batch.map((item) => item.aggregateId))].sort();
   // Locked in one global order, so two batches touching the same rows cannot deadlock.
@@ -63,10 +70,11 @@ async function inTransaction(client: pg.PoolClient, batch: Item[]): Promise<Prom
   );
   const applied = new Set(done.rows.map((row) => `${row.consumer}\n${row.message_id}`));
 
-  const outcomes: PromiseSettledResult<InboxResult<string>>[] = [];
+  const outcomes: PromiseSettledResult<InboxResult<Committed>>[] = [];
   const inbox: Item[] = [];
   const touched = new Set<string>();
   const events: OutboxMessage[] = [];
+  const transactions: TransactionEntry[] = [];
   for (const item of batch) {
     const inboxKey = `${item.consumer}\n${item.messageId}`;
     if (applied.has(inboxKey)) {
@@ -87,7 +95,9 @@ async function inTransaction(client: pg.PoolClient, batch: Item[]): Promise<Prom
       touched.add(item.aggregateId);
     }
     events.push(...(decision.events ?? []));
-    outcomes.push({ status: 'fulfilled', value: { duplicate: false, value: decision.result } });
+    transactions.push(...(decision.transactions ?? []));
+    const committed: Committed = decision.skipped ? { result: decision.result, skipped: decision.skipped } : { result: decision.result };
+    outcomes.push({ status: 'fulfilled', value: { duplicate: false, value: committed } });
   }
 
   if (inbox.length) {
@@ -104,6 +114,7 @@ async function inTransaction(client: pg.PoolClient, batch: Item[]): Promise<Prom
     [...touched].map((id) => ({ write: rowAsWrite(state.get(id)!), existed: inDatabase.has(id) })),
   );
   await enqueueMany(client, events);
+  await appendTransactions(client, transactions);
   await client.query('COMMIT');
   return outcomes;
 }

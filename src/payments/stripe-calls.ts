@@ -8,6 +8,7 @@ import {
   type StripeGateway,
 } from '../stripe/index.js';
 import type { CheckoutRequested, OrderPlaced } from './events.js';
+import { defined } from '../optional.js';
 
 /**
  * Stripe keeps a 5xx under its idempotency key and replays it for 24 hours. After such a replay
@@ -54,7 +55,9 @@ export function chargeOrderOnce(
         currency: order.currency,
         paymentMethod: order.payment_method,
         ...(order.customer ? { customer: order.customer } : {}),
-        ...(options.metadata ? { metadata: options.metadata } : {}),
+        // The customer travels in the metadata too, so a webhook that records the payment before
+        // this worker does still knows whose money it was (the transaction history needs it).
+        ...(order.customer || options.metadata ? { metadata: { ...defined('customer', order.customer), ...options.metadata } } : {}),
         idempotencyKey,
       });
     } catch (error) {

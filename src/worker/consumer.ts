@@ -9,7 +9,16 @@ import { loadPayments, processedMessageIds } from '../payments/store.js';
 import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import { classifyFailure, describeError, InvalidMessageError } from './failures.js';
 import type { InboundMessage, TopicHandler } from './handler.js';
-import { attemptsOf, decodeHeaders, dueAtOf, failureHeaders, messageIdOf, originOf, type FailureDetails } from './headers.js';
+import {
+  attemptsOf,
+  decodeHeaders,
+  dueAtOf,
+  failureHeaders,
+  isAddressedTo,
+  messageIdOf,
+  originOf,
+  type FailureDetails,
+} from './headers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { dispositionAfter } from './retry-policy.js';
 
@@ -24,7 +33,8 @@ export interface Route {
 export interface WorkerConsumerOptions {
   kafka: Kafka;
   groupId: string;
-  routes: Map<string, Route>;
+  /** per consumed Kafka topic, every handler that reads it (each with its own inbox consumer) */
+  routes: Map<string, Route[]>;
   retryDelaysMs: readonly number[];
   /** messages handled at once across all partitions (one key's messages always in order) */
   concurrency: number;
@@ -42,6 +52,8 @@ interface Parsed {
   data?: unknown;
   invalid?: string;
   aggregateId?: string;
+  /** false: a retry copy or dead letter another handler of the topic failed; not ours to handle */
+  addressed: boolean;
 }
 
 type Settled = 'done' | 'abandoned';
@@ -53,7 +65,9 @@ type Settled = 'done' | 'abandoned';
  * redelivers, and the inbox makes that harmless. A failure goes to the next retry topic or the
  * dead letters before its offset is resolved, so no message is lost in between. Retry topics are
  * read only as their messages fall due: the partition is paused until then, which holds nothing
- * else up and leaves the message in Kafka if the worker dies while it waits.
+ * else up and leaves the message in Kafka if the worker dies while it waits. A topic several
+ * handlers read (payments.failed: saga and history) is handled by each of them on its own, and a
+ * message's offset moves once all are done; a retry copy goes back only to the handler that failed.
  */
 export class WorkerConsumer {
   private readonly consumer: Consumer;
@@ -132,14 +146,15 @@ export class WorkerConsumer {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
-    const route = this.options.routes.get(batch.topic);
-    if (!route || batch.messages.length === 0) return;
+    const routes = this.options.routes.get(batch.topic);
+    if (!routes?.length || batch.messages.length === 0) return;
     const { metrics } = this.options;
     metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
 
     let messages = batch.messages;
     let notDueUntil: number | undefined;
-    if (route.level > 0) {
+    // Every route of one Kafka topic has the same level: it is part of the topic's name.
+    if (routes[0]!.level > 0) {
       const now = Date.now();
       const firstNotDue = messages.findIndex((m) => (dueAtOf(decodeHeaders(m.headers)) ?? 0) > now);
       if (firstNotDue >= 0) {
@@ -160,17 +175,12 @@ export class WorkerConsumer {
     };
     const live = () => heartbeatError === undefined && isRunning() && !isStale() && !this.stopping.signal.aborted;
     if (messages.length > 0) {
-      const parsed = messages.map((raw) => this.parse(batch.topic, batch.partition, raw, route));
-      const hints = await this.withInfrastructureRetry(route, live, () => this.readHints(route, parsed));
-      if (!hints) return;
-      const settled = await this.runByKey(parsed, async (item) => {
-        const outcome = await this.handleOne(route, item, hints, live, beat);
-        await beat();
-        return outcome;
-      });
+      const byRoute = await Promise.all(routes.map((route) => this.handleBatch(route, batch.topic, batch.partition, messages, live, beat)));
+      // A message is done once every handler of its topic is done with it.
+      const settled = messages.map((_, i) => (byRoute.every((route) => route?.[i] === 'done') ? 'done' : 'abandoned'));
       // Offsets move only over a run of handled messages from the start of the batch.
       let last: string | undefined;
-      for (let i = 0; i < parsed.length && settled[i] === 'done'; i++) last = parsed[i]!.raw.offset;
+      for (let i = 0; i < messages.length && settled[i] === 'done'; i++) last = messages[i]!.offset;
       if (last !== undefined) resolveOffset(last);
       if (heartbeatError !== undefined) throw heartbeatError;
       if (settled.some((s) => s !== 'done')) return;
@@ -192,6 +202,25 @@ export class WorkerConsumer {
     }
   }
 
+  /** One handler's pass over a batch: how each message settled, or undefined when the consumer stopped first. */
+  private async handleBatch(
+    route: Route,
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    live: () => boolean,
+    beat: () => Promise<void>,
+  ): Promise<Settled[] | undefined> {
+    const parsed = messages.map((raw) => this.parse(topic, partition, raw, route));
+    const hints = await this.withInfrastructureRetry(route, live, () => this.readHints(route, parsed));
+    if (!hints) return undefined;
+    return this.runByKey(parsed, async (item) => {
+      const outcome = await this.handleOne(route, item, hints, live, beat);
+      await beat();
+      return outcome;
+    });
+  }
+
   private parse(topic: string, partition: number, raw: KafkaMessage, route: Route): Parsed {
     const headers = decodeHeaders(raw.headers);
     const origin = originOf({ topic, partition, offset: raw.offset, timestamp: Number(raw.timestamp) }, headers);
@@ -205,23 +234,25 @@ export class WorkerConsumer {
       attempts: attemptsOf(headers),
       eventTime: new Date(Number.isFinite(ceTime) ? Math.min(ceTime, origin.timestamp) : origin.timestamp),
     };
-    if (!raw.value || raw.value.length === 0) return { raw, message, invalid: 'the message has no value' };
+    const addressed = isAddressedTo(headers, route.handler.consumer);
+    if (!addressed) return { raw, message, addressed };
+    if (!raw.value || raw.value.length === 0) return { raw, message, addressed, invalid: 'the message has no value' };
     let json: unknown;
     try {
       json = JSON.parse(raw.value.toString('utf8'));
     } catch (error) {
-      return { raw, message, invalid: `the value is not JSON: ${describeError(error)}` };
+      return { raw, message, addressed, invalid: `the value is not JSON: ${describeError(error)}` };
     }
     const result = route.handler.schema.safeParse(json);
     if (!result.success) {
       const issues = result.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ');
-      return { raw, message, invalid: `the ${route.handler.topic} event fails its schema: ${issues}` };
+      return { raw, message, addressed, invalid: `the ${route.handler.topic} event fails its schema: ${issues}` };
     }
-    return { raw, message, data: result.data, aggregateId: route.handler.aggregateOf(result.data) };
+    return { raw, message, addressed, data: result.data, aggregateId: route.handler.aggregateOf(result.data) };
   }
 
   private async readHints(route: Route, parsed: Parsed[]) {
-    const valid = parsed.filter((p) => p.data !== undefined);
+    const valid = parsed.filter((p) => p.data !== undefined && p.addressed);
     const [processed, payments] = await Promise.all([
       processedMessageIds(
         this.options.pool,
@@ -260,6 +291,7 @@ export class WorkerConsumer {
     heartbeat: () => Promise<void>,
   ): Promise<Settled> {
     if (!live()) return 'abandoned';
+    if (!item.addressed) return 'done';
     const { handler } = route;
     const { metrics, log } = this.options;
     const labels = { handler: handler.name, topic: handler.topic };
@@ -317,7 +349,14 @@ export class WorkerConsumer {
     const decide = await handler.prepare(item.data, item.message, known);
     const inbox = { consumer: handler.consumer, messageId: item.message.messageId };
     const committed = await this.options.committer.submit(inbox, item.aggregateId!, decide);
-    return committed.duplicate ? 'duplicate' : committed.value;
+    if (committed.duplicate) return 'duplicate';
+    if (committed.value.skipped) {
+      this.options.log.warn(
+        { topic: item.message.topic, messageId: item.message.messageId, aggregateId: item.aggregateId, reason: committed.value.skipped },
+        `${handler.name}: skipped a message (${committed.value.result})`,
+      );
+    }
+    return committed.value.result;
   }
 
   /** Sends a failed message on to its next retry topic or to the dead letters. */
@@ -334,7 +373,14 @@ export class WorkerConsumer {
       { topic: route.mainTopic, partition: item.message.partition, offset: item.message.offset, timestamp: Number(item.raw.timestamp) },
       item.message.headers,
     );
-    const details: FailureDetails = { origin, attempts, error: describeError(error), errorKind: kind, now };
+    const details: FailureDetails = {
+      origin,
+      consumer: route.handler.consumer,
+      attempts,
+      error: describeError(error),
+      errorKind: kind,
+      now,
+    };
     const disposition =
       kind === 'transient' ? dispositionAfter(attempts, this.options.retryDelaysMs) : ({ action: 'dead-letter' } as const);
     let topic: string;

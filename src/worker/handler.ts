@@ -2,8 +2,8 @@ import type { z } from 'zod';
 import type { Decide } from '../payments/decisions/decision.js';
 import type { PaymentRow } from '../payments/row.js';
 
-export type HandlerName = 'payments' | 'checkout' | 'saga';
-export const HANDLER_NAMES: readonly HandlerName[] = ['payments', 'checkout', 'saga'];
+export type HandlerName = 'payments' | 'checkout' | 'saga' | 'history';
+export const HANDLER_NAMES: readonly HandlerName[] = ['payments', 'checkout', 'saga', 'history'];
 
 /** A consumed message as handlers see it. */
 export interface InboundMessage {

@@ -21,6 +21,11 @@ export const FailureHeaders = {
   failedAt: 'paymentsctl_failed_at',
   /** why a dead letter is one: retries_exhausted | permanent_error | invalid_message */
   deadLetterReason: 'paymentsctl_dlq_reason',
+  /**
+   * the inbox consumer that failed it: several handlers read one topic (the saga and the history
+   * both read payments.failed), and a retry copy is for the one that failed it only
+   */
+  consumer: 'paymentsctl_consumer',
 } as const;
 
 const MAX_ERROR_LENGTH = 1000;
@@ -68,8 +73,16 @@ export function messageIdOf(headers: Record<string, string>, origin: MessageOrig
   return headers.ce_id || `${origin.topic}/${origin.partition}/${origin.offset}`;
 }
 
+/** Whether `consumer` should handle this message: it is not a retry copy or dead letter meant for another handler of its topic. */
+export function isAddressedTo(headers: Record<string, string>, consumer: string): boolean {
+  const addressee = headers[FailureHeaders.consumer];
+  return addressee === undefined || addressee === consumer;
+}
+
 export interface FailureDetails {
   origin: MessageOrigin;
+  /** the inbox consumer whose handling failed */
+  consumer: string;
   attempts: number;
   error: string;
   errorKind: 'transient' | 'permanent' | 'invalid_message';
@@ -94,6 +107,7 @@ export function failureHeaders(original: Record<string, string>, failure: Failur
     [FailureHeaders.error]: failure.error.length > MAX_ERROR_LENGTH ? `${failure.error.slice(0, MAX_ERROR_LENGTH - 1)}…` : failure.error,
     [FailureHeaders.errorKind]: failure.errorKind,
     [FailureHeaders.failedAt]: new Date(failure.now).toISOString(),
+    [FailureHeaders.consumer]: failure.consumer,
   });
   if (failure.dueAt !== undefined) headers[FailureHeaders.dueAt] = String(failure.dueAt);
   if (failure.deadLetterReason) headers[FailureHeaders.deadLetterReason] = failure.deadLetterReason;

@@ -13,6 +13,7 @@ import { WorkerConsumer, type Route } from './consumer.js';
 import type { HandlerName, TopicHandler } from './handler.js';
 import { checkoutHandler } from './handlers/checkout.js';
 import { paymentsHandler } from './handlers/payments.js';
+import { historyHandlers } from './handlers/history.js';
 import { refundHandler, releaseHandler } from './handlers/saga.js';
 import { createWorkerMetrics } from './metrics.js';
 
@@ -45,7 +46,7 @@ const INBOX_RETENTION_EVERY_MS = 10 * 60_000;
 export class PaymentsWorker {
   private readonly pool;
   private readonly consumer: WorkerConsumer;
-  private readonly routes: Map<string, Route>;
+  private readonly routes: Map<string, Route[]>;
   private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WorkerOptions) {
@@ -55,15 +56,15 @@ export class PaymentsWorker {
       payments: [paymentsHandler(deps)],
       checkout: [checkoutHandler({ ...deps, urls: options.checkoutUrls })],
       saga: [releaseHandler(), refundHandler(deps)],
+      history: historyHandlers(),
     };
     this.routes = new Map();
+    const route = (topic: string, value: Route) => this.routes.set(topic, [...(this.routes.get(topic) ?? []), value]);
     for (const name of options.handlers) {
       for (const handler of all[name]) {
         const mainTopic = options.topicPrefix + handler.topic;
-        this.routes.set(mainTopic, { handler, mainTopic, level: 0 });
-        options.retryDelaysMs.forEach((_, index) =>
-          this.routes.set(retryTopic(mainTopic, index + 1), { handler, mainTopic, level: index + 1 }),
-        );
+        route(mainTopic, { handler, mainTopic, level: 0 });
+        options.retryDelaysMs.forEach((_, index) => route(retryTopic(mainTopic, index + 1), { handler, mainTopic, level: index + 1 }));
       }
     }
     this.consumer = new WorkerConsumer({
@@ -83,7 +84,7 @@ export class PaymentsWorker {
   /** The Kafka topics read (main and retry) and written (dead letters), prefix included. */
   topics(): { consumed: string[]; deadLetters: string[] } {
     const consumed = [...this.routes.keys()];
-    const deadLetters = [...new Set([...this.routes.values()].map((route) => deadLetterTopic(route.mainTopic)))];
+    const deadLetters = [...new Set([...this.routes.values()].flat().map((route) => deadLetterTopic(route.mainTopic)))];
     return { consumed, deadLetters };
   }
 

@@ -54,6 +54,7 @@ const ROLES: { role: string; args: string[] }[] = [
   { role: 'publish-outbox', args: [...OPS, '--poll-interval', '200ms'] },
   { role: 'worker', args: [...OPS, '--group', 'schema-gate'] },
   { role: 'webhook-serve', args: ['--host', '127.0.0.1', '--port', '0', ...OPS] },
+  { role: 'history-serve', args: ['--host', '127.0.0.1', '--port', '0', ...OPS] },
 ];
 
 describe.each(ROLES)('$role checks the schema it needs before it starts', ({ role, args }) => {

@@ -69,6 +69,15 @@ describe('checkInvariants', () => {
         ['a', 1],
         ['b', 1],
       ]),
+      users: new Map([
+        ['a', 'rider_1'],
+        ['b', 'customer_2'],
+        ['c', 'rider_1'],
+      ]),
+      history: new Map([
+        ['a', { charge: ['rider_1'], refund: [] }],
+        ['b', { charge: ['customer_2'], refund: [] }],
+      ]),
       outboxBacklog: 0,
       deadLetters: 0,
       consumerLag: 0,
@@ -151,9 +160,56 @@ describe('checkInvariants', () => {
             ['b', 'succeeded'],
             ['c', 'failed'],
           ]),
+          history: new Map([
+            ['a', { charge: ['rider_1'], refund: ['rider_1'] }],
+            ['b', { charge: ['customer_2'], refund: [] }],
+          ]),
         }),
       ).map((c) => c.name),
     ).toEqual(['every outcome is the one the card called for']);
+  });
+
+  it("fails a paid order missing from its user's history, entered twice, under another user, or refunded without an entry", () => {
+    const history = "every paid order is in its user's history once";
+    const wrong = (entries: [string, { charge: string[]; refund: string[] }][], statuses?: Map<string, PaymentStatus>) =>
+      failed(evidence({ history: new Map(entries), ...(statuses ? { statuses } : {}) }));
+    const missing = wrong([['a', { charge: ['rider_1'], refund: [] }]]);
+    expect(missing.map((c) => c.name)).toEqual([history]);
+    expect(missing[0]!.detail).toContain('b (succeeded, 0 charge, 0 refund; user customer_2)');
+    expect(
+      wrong([
+        ['a', { charge: ['rider_1', 'rider_1'], refund: [] }],
+        ['b', { charge: ['customer_2'], refund: [] }],
+      ]).map((c) => c.name),
+    ).toEqual([history]);
+    expect(
+      wrong([
+        ['a', { charge: ['rider_1'], refund: [] }],
+        ['b', { charge: ['customer_9'], refund: [] }],
+      ])[0]!.detail,
+    ).toContain('1 charge for customer_9');
+    const refunded = new Map<string, PaymentStatus>([
+      ['a', 'refunded'],
+      ['b', 'succeeded'],
+      ['c', 'failed'],
+    ]);
+    expect(
+      wrong(
+        [
+          ['a', { charge: ['rider_1'], refund: [] }],
+          ['b', { charge: ['customer_2'], refund: [] }],
+        ],
+        refunded,
+      ).map((c) => c.name),
+    ).toContain(history);
+    // A charge entry for an order whose payment failed is money the user never paid.
+    expect(
+      wrong([
+        ['a', { charge: ['rider_1'], refund: [] }],
+        ['b', { charge: ['customer_2'], refund: [] }],
+        ['c', { charge: ['rider_1'], refund: [] }],
+      ]).map((c) => c.name),
+    ).toEqual([history]);
   });
 
   it('fails on leftovers: outbox backlog, dead letters, lag, crashes, missing orders', () => {

@@ -17,6 +17,7 @@ describe('the library entry point', () => {
       'redact',
       'PaymentsWorker',
       'canTransition',
+      'transactionHistory',
     ] as const) {
       expect(typeof paymentsctl[name], name).toBe('function');
     }

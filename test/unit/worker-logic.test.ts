@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { attemptsOf, dueAtOf, failureHeaders, FailureHeaders, messageIdOf, originOf } from '../../src/worker/headers.js';
+import { attemptsOf, dueAtOf, failureHeaders, FailureHeaders, isAddressedTo, messageIdOf, originOf } from '../../src/worker/headers.js';
 import { dispositionAfter } from '../../src/worker/retry-policy.js';
 import { classifyFailure, InvalidMessageError, PermanentFailure } from '../../src/worker/failures.js';
 import { StripeGatewayError, classifyStripeError, isReplayedServerError } from '../../src/stripe/errors.js';
@@ -21,7 +21,15 @@ describe('failure headers', () => {
   it('keep the original headers and record where the message came from, how often it failed and why', () => {
     const headers = failureHeaders(
       { ce_id: 'e1', ce_type: 'orders.placed' },
-      { origin, attempts: 1, error: 'Stripe 500', errorKind: 'transient', now: 1_700_000_001_000, dueAt: 1_700_000_002_000 },
+      {
+        origin,
+        consumer: 'worker.payments',
+        attempts: 1,
+        error: 'Stripe 500',
+        errorKind: 'transient',
+        now: 1_700_000_001_000,
+        dueAt: 1_700_000_002_000,
+      },
     );
     expect(headers).toMatchObject({
       ce_id: 'e1',
@@ -31,6 +39,7 @@ describe('failure headers', () => {
       [FailureHeaders.originalOffset]: '41',
       [FailureHeaders.dueAt]: '1700000002000',
       [FailureHeaders.error]: 'Stripe 500',
+      [FailureHeaders.consumer]: 'worker.payments',
     });
     expect(attemptsOf(headers)).toBe(1);
     expect(dueAtOf(headers)).toBe(1_700_000_002_000);
@@ -38,9 +47,13 @@ describe('failure headers', () => {
     expect(originOf({ topic: 'orders.placed.retry.1', partition: 0, offset: '7', timestamp: 5 }, headers)).toEqual(origin);
   });
   it('drop a stale due time on the dead letter and cut long errors', () => {
-    const retried = failureHeaders({}, { origin, attempts: 3, error: 'x', errorKind: 'transient', now: 0, dueAt: 99 });
+    const retried = failureHeaders(
+      {},
+      { origin, consumer: 'worker.payments', attempts: 3, error: 'x', errorKind: 'transient', now: 0, dueAt: 99 },
+    );
     const dead = failureHeaders(retried, {
       origin,
+      consumer: 'worker.payments',
       attempts: 4,
       error: 'e'.repeat(5000),
       errorKind: 'transient',
@@ -50,6 +63,15 @@ describe('failure headers', () => {
     expect(dead[FailureHeaders.dueAt]).toBeUndefined();
     expect(dead[FailureHeaders.deadLetterReason]).toBe('retries_exhausted');
     expect(dead[FailureHeaders.error]!.length).toBeLessThanOrEqual(1000);
+  });
+  it('address a retry copy to the handler that failed it, and an untouched message to every handler', () => {
+    const copy = failureHeaders(
+      { ce_id: 'e1' },
+      { origin, consumer: 'worker.saga.release', attempts: 1, error: 'x', errorKind: 'transient', now: 0 },
+    );
+    expect(isAddressedTo(copy, 'worker.saga.release')).toBe(true);
+    expect(isAddressedTo(copy, 'worker.history')).toBe(false);
+    expect(isAddressedTo({ ce_id: 'e1' }, 'worker.history')).toBe(true);
   });
   it('identify a message by its CloudEvents id, else by where it first landed', () => {
     expect(messageIdOf({ ce_id: 'abc' }, origin)).toBe('abc');

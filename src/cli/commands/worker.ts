@@ -15,7 +15,7 @@ interface WorkerFlags extends StoreFlags, OpsFlags, SchemaFlags {
   sessionTimeout: string;
 }
 
-const ALL_HANDLERS = 'payments,checkout,saga';
+const ALL_HANDLERS = 'payments,checkout,saga,history';
 
 export function workerCommand(ctx: () => CliContext): Command {
   const command = new Command('worker')
@@ -25,6 +25,7 @@ export function workerCommand(ctx: () => CliContext): Command {
         '  payments  orders.placed → PaymentIntent (key pi:<order_id>) → payments.completed | payments.failed\n' +
         '  checkout  checkout.requested → Checkout Session (key cs:<trip_id>) → payments.checkout_session_created\n' +
         '  saga      payments.failed → orders.cancelled; orders.cancelled after payment → refund (key re:<id>) → payments.refunded\n' +
+        '  history   payments.completed / .refunded / .failed → the user’s transactions (charge / refund / failed)\n' +
         'Each message is applied once (inbox in processed_messages); its payments row, its outgoing event\n' +
         '(outbox) and its inbox row commit in one transaction before the offset is committed. A Stripe\n' +
         'outage or timeout sends the message to <topic>.retry.<n>, processed once due; after the last\n' +

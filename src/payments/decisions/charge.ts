@@ -1,4 +1,5 @@
 import { Topics } from '../../contracts.js';
+import { defined } from '../../optional.js';
 import type { OutboxMessage } from '../../outbox/enqueue.js';
 import { pipelineMessage, type OrderCancelled, type OrderPlaced, type PaymentCompleted, type PaymentFailed } from '../events.js';
 import type { PaymentRow } from '../row.js';
@@ -48,6 +49,7 @@ export function decideCharge(order: OrderPlaced, charge: ChargeResult, current: 
   if (charge.status === 'succeeded') {
     const completed: PaymentCompleted = {
       order_id: order.order_id,
+      ...defined('customer', order.customer),
       payment_intent_id: charge.paymentIntentId,
       ...(charge.chargeId ? { charge_id: charge.chargeId } : {}),
       amount: order.amount,
@@ -66,6 +68,7 @@ export function decideCharge(order: OrderPlaced, charge: ChargeResult, current: 
   if (charge.status === 'declined') {
     const failed: PaymentFailed = {
       order_id: order.order_id,
+      ...defined('customer', order.customer),
       ...(charge.paymentIntentId ? { payment_intent_id: charge.paymentIntentId } : {}),
       amount: order.amount,
       currency: order.currency,
