@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 
 /**
  * Keeps a client under a request rate and rides out Stripe's 429s: every HTTP request the SDK
@@ -77,7 +77,11 @@ export class RateLimitedHttpClient implements Stripe.HttpClient {
 }
 
 /** The pause before retrying a 429: Retry-After seconds if given, else exponential with jitter. */
-export function backoffMs(attempt: number, retryAfter: unknown, options: Pick<RateLimitOptions, 'initialBackoffMs' | 'maxBackoffMs'>): number {
+export function backoffMs(
+  attempt: number,
+  retryAfter: unknown,
+  options: Pick<RateLimitOptions, 'initialBackoffMs' | 'maxBackoffMs'>,
+): number {
   const max = options.maxBackoffMs ?? 8_000;
   const seconds = typeof retryAfter === 'string' ? Number(retryAfter) : NaN;
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(max, seconds * 1000);

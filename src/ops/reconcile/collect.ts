@@ -44,7 +44,8 @@ export async function collectDay(
     counts.refunds++;
     tick();
     const intent = typeof refund.payment_intent === 'string' ? refund.payment_intent : refund.payment_intent?.id;
-    if (intent && (refund.status === 'succeeded' || refund.status === 'pending')) refundIds.set(intent, [...(refundIds.get(intent) ?? []), refund.id]);
+    if (intent && (refund.status === 'succeeded' || refund.status === 'pending'))
+      refundIds.set(intent, [...(refundIds.get(intent) ?? []), refund.id]);
   }
   const intents = new Map<string, IntentFacts>();
   for await (const intent of reader.paymentIntents(range)) {

@@ -43,7 +43,13 @@ export async function openRun(db: pg.Pool, spec: string, mode: string, since: Da
   return { id: Number(created.rows[0]!.id), since, until, days: new Map(), resumed: false };
 }
 
-export async function finishDay(db: pg.Pool, runId: number, dayStart: Date, discrepancies: Discrepancy[], repairs: RepairOutcome[]): Promise<void> {
+export async function finishDay(
+  db: pg.Pool,
+  runId: number,
+  dayStart: Date,
+  discrepancies: Discrepancy[],
+  repairs: RepairOutcome[],
+): Promise<void> {
   await db.query(
     `INSERT INTO reconcile_days (run_id, day_start, discrepancies, repairs) VALUES ($1, $2, $3::jsonb, $4::jsonb)
      ON CONFLICT (run_id, day_start) DO UPDATE SET discrepancies = EXCLUDED.discrepancies, repairs = EXCLUDED.repairs, finished_at = now()`,

@@ -1,13 +1,8 @@
 import Stripe from 'stripe';
 import { createPool, describeTarget } from '../../db/connect.js';
-import { ConfigError, errorMessage, UnavailableError } from '../../errors.js';
+import { ConfigError, errorMessage, InterruptedError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import {
-  compareAggregate,
-  DISCREPANCY_CODES,
-  type Discrepancy,
-  type DiscrepancyCode,
-} from '../../payments/decisions/reconcile.js';
+import { compareAggregate, DISCREPANCY_CODES, type Discrepancy, type DiscrepancyCode } from '../../payments/decisions/reconcile.js';
 import { createStripeClient } from '../../stripe/client.js';
 import { StripeGatewayError } from '../../stripe/errors.js';
 import { StripeReconcileReader } from '../../stripe/listing.js';
@@ -97,7 +92,8 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
       );
     }
     const run = await reachable(options.databaseUrl, () => openRun(pool, window.spec, runMode, window.since, window.until));
-    if (run.resumed) options.log.info({ since: run.since, until: run.until, daysDone: run.days.size }, 'resuming an unfinished reconcile run');
+    if (run.resumed)
+      options.log.info({ since: run.since, until: run.until, daysDone: run.days.size }, 'resuming an unfinished reconcile run');
     const days = daysOf({ since: run.since, until: run.until });
     const totals = { paymentIntents: 0, checkoutSessions: 0, refunds: 0, retrieved: 0, rows: 0 };
     const found: Discrepancy[] = [];
@@ -116,13 +112,16 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
         options.onProgress?.({ day: index + 1, days: days.length, dayStart: day.from.toISOString(), counts, found: found.length });
       const { facts, counts } = await stripeReachable(() => collectDay(pool, reader, day, { accept: options.accept, onItem: progress }));
       for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
-      const dayFound = facts.flatMap((aggregate) => compareAggregate(aggregate, { now: now.getTime(), staleAfterMs: options.staleAfterMs }));
+      const dayFound = facts.flatMap((aggregate) =>
+        compareAggregate(aggregate, { now: now.getTime(), staleAfterMs: options.staleAfterMs }),
+      );
       const dayRepairs: RepairOutcome[] = [];
       if (mode === 'execute') {
         for (const item of dayFound) {
           if (item.fix.action === 'none') continue;
           const outcome = await repair(pool, reader, item, { refundDuplicates: options.refundDuplicates, source: SOURCE });
-          if (outcome.result === 'failed') options.log.warn({ aggregateId: item.aggregateId, code: item.code, err: outcome.error }, 'repair failed');
+          if (outcome.result === 'failed')
+            options.log.warn({ aggregateId: item.aggregateId, code: item.code, err: outcome.error }, 'repair failed');
           dayRepairs.push(outcome);
         }
       }
@@ -132,11 +131,21 @@ export async function runReconcile(options: ReconcileOptions): Promise<Reconcile
       await finishDay(pool, run.id, day.from, dayFound, dayRepairs);
     }
     const interrupted = options.signal?.aborted ?? false;
-    if (!interrupted) await finishRun(pool, run.id);
-    const report = buildReport({ mode, window: { since: run.since, until: run.until, days: days.length, resumedDays }, found, repairs, options });
+    if (interrupted) {
+      throw new InterruptedError('interrupted; the days already walked are saved', {
+        hint: 'run the same command again to resume with the next day',
+      });
+    }
+    await finishRun(pool, run.id);
+    const report = buildReport({
+      mode,
+      window: { since: run.since, until: run.until, days: days.length, resumedDays },
+      found,
+      repairs,
+      options,
+    });
     report.stripe = { ...report.stripe, ...totals, requests: http.stats.requests, rateLimited: http.stats.rateLimited };
     report.rows = totals.rows;
-    if (interrupted) report.notes.push('interrupted: the days walked are saved; run the same command again to resume');
     return report;
   } finally {
     await pool.end().catch(() => undefined);
@@ -178,7 +187,9 @@ function buildReport(input: {
   const notes: string[] = [];
   const doubles = summary.double_charge;
   if (doubles.found > 0 && !input.options.refundDuplicates) {
-    notes.push(`double_charge: ${doubles.found} not refunded — refunds only with --refund-duplicates (idempotency key re:dup:<payment_intent>)`);
+    notes.push(
+      `double_charge: ${doubles.found} not refunded — refunds only with --refund-duplicates (idempotency key re:dup:<payment_intent>)`,
+    );
   }
   if (input.mode === 'check' && fixable > 0) notes.push(`${fixable} can be repaired: --fix shows the plan, --fix --execute repairs`);
   if (input.mode === 'plan' && fixable > 0) notes.push(`dry run: ${fixable} repairs planned; add --execute to make them`);
@@ -186,7 +197,12 @@ function buildReport(input: {
   if (failed > 0) notes.push(`${failed} repairs failed (see the log); they are retried on the next run`);
   return {
     mode: input.mode,
-    window: { since: input.window.since.toISOString(), until: input.window.until.toISOString(), days: input.window.days, resumedDays: input.window.resumedDays },
+    window: {
+      since: input.window.since.toISOString(),
+      until: input.window.until.toISOString(),
+      days: input.window.days,
+      resumedDays: input.window.resumedDays,
+    },
     refundDuplicates: input.options.refundDuplicates,
     stripe: { paymentIntents: 0, checkoutSessions: 0, refunds: 0, retrieved: 0, requests: 0, rateLimited: 0 },
     rows: 0,
@@ -204,7 +220,10 @@ async function reachable<T>(url: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
-    if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03', '3D000', '28P01'].includes(code) || /timeout|connect/i.test(errorMessage(error))) {
+    if (
+      ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03', '3D000', '28P01'].includes(code) ||
+      /timeout|connect/i.test(errorMessage(error))
+    ) {
       throw new UnavailableError(`cannot reach PostgreSQL at ${describeTarget(url)}: ${errorMessage(error)}`, {
         hint: 'check DATABASE_URL and that the database is up and migrated (paymentsctl migrate)',
         cause: error,
@@ -226,7 +245,9 @@ async function stripeReachable<T>(work: () => Promise<T>): Promise<T> {
       });
     }
     if (error instanceof StripeGatewayError && error.details.statusCode === 401) {
-      throw new ConfigError('STRIPE_API_KEY', `Stripe refused the key: ${error.message}`, { hint: 'set STRIPE_API_KEY to a key that can read PaymentIntents, Checkout Sessions and Refunds' });
+      throw new ConfigError('STRIPE_API_KEY', `Stripe refused the key: ${error.message}`, {
+        hint: 'set STRIPE_API_KEY to a key that can read PaymentIntents, Checkout Sessions and Refunds',
+      });
     }
     throw error;
   }

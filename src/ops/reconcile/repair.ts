@@ -33,7 +33,12 @@ export interface RepairOptions {
 
 const MAX_ATTEMPTS = 5;
 
-export async function repair(pool: pg.Pool, reader: StripeReconcileReader, item: Discrepancy, options: RepairOptions): Promise<RepairOutcome> {
+export async function repair(
+  pool: pg.Pool,
+  reader: StripeReconcileReader,
+  item: Discrepancy,
+  options: RepairOptions,
+): Promise<RepairOutcome> {
   const base = { code: item.code, aggregateId: item.aggregateId };
   const fix = item.fix;
   try {

@@ -19,7 +19,9 @@ export function parseInstant(value: string, flag: string, now: Date): Date {
   if (span) return new Date(now.getTime() - Number(span[1]) * UNIT_MS[span[2] as keyof typeof UNIT_MS]);
   const parsed = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
   if (Number.isNaN(parsed.getTime())) {
-    throw new UsageError(`${flag} must be an ISO date or time (2026-01-31, 2026-01-31T12:00:00Z) or a span before now (24h, 7d), got "${value}"`);
+    throw new UsageError(
+      `${flag} must be an ISO date or time (2026-01-31, 2026-01-31T12:00:00Z) or a span before now (24h, 7d), got "${value}"`,
+    );
   }
   return parsed;
 }

@@ -72,7 +72,13 @@ export type RepairPlan =
 export interface Discrepancy {
   code: DiscrepancyCode;
   aggregateId: string;
-  local: { status: PaymentStatus; amount: number | null; currency: string | null; paymentIntentId: string | null; checkoutSessionId: string | null } | null;
+  local: {
+    status: PaymentStatus;
+    amount: number | null;
+    currency: string | null;
+    paymentIntentId: string | null;
+    checkoutSessionId: string | null;
+  } | null;
   stripe: { object: string; status: string; amount: number | null; currency: string | null; amountRefunded?: number } | null;
   detail: string;
   fix: RepairPlan;
@@ -156,7 +162,13 @@ function stripeSide(verdict: StripeVerdict): Discrepancy['stripe'] {
   if (verdict.outcome === 'absent') return null;
   const object = verdict.primary;
   if (isIntent(object)) {
-    return { object: object.id, status: object.status, amount: object.amount, currency: object.currency, amountRefunded: object.amountRefunded };
+    return {
+      object: object.id,
+      status: object.status,
+      amount: object.amount,
+      currency: object.currency,
+      amountRefunded: object.amountRefunded,
+    };
   }
   return { object: object.id, status: `${object.status}/${object.paymentStatus}`, amount: object.amountTotal, currency: object.currency };
 }
@@ -192,7 +204,11 @@ export function compareAggregate(facts: AggregateFacts, options: CompareOptions)
           flagOnly('failed is final: the order was released; refund the charge or re-open the order by hand'),
         );
       } else if (status === 'refunded') {
-        add('refund_missing_at_stripe', `the row says refunded but ${verdict.primary.id} still holds the money`, flagOnly('refund at Stripe by hand, or correct the row'));
+        add(
+          'refund_missing_at_stripe',
+          `the row says refunded but ${verdict.primary.id} still holds the money`,
+          flagOnly('refund at Stripe by hand, or correct the row'),
+        );
       }
       if (verdict.active.length > 1) {
         const keep = verdict.primary.id;
@@ -206,7 +222,11 @@ export function compareAggregate(facts: AggregateFacts, options: CompareOptions)
     }
     case 'refunded':
       if (status === 'succeeded') {
-        add('refund_missing_local', `${verdict.primary.id} was refunded at Stripe but the row says succeeded`, recordOutcome(facts, verdict, 'refunded'));
+        add(
+          'refund_missing_local',
+          `${verdict.primary.id} was refunded at Stripe but the row says succeeded`,
+          recordOutcome(facts, verdict, 'refunded'),
+        );
       } else if (status !== 'refunded' && status !== 'cancelled') {
         add(
           'refund_missing_local',
@@ -221,21 +241,41 @@ export function compareAggregate(facts: AggregateFacts, options: CompareOptions)
           add('stale_pending', `the row is ${status} but Stripe is final (${verdict.reason})`, recordOutcome(facts, verdict, 'failed'));
         }
       } else if (status === undefined) {
-        add('orphan_at_stripe', `${verdict.primary.id} (${verdict.reason}) names this aggregate, which has no payments row`, flagOnly('nothing was charged; look for the order that made it'));
+        add(
+          'orphan_at_stripe',
+          `${verdict.primary.id} (${verdict.reason}) names this aggregate, which has no payments row`,
+          flagOnly('nothing was charged; look for the order that made it'),
+        );
       } else if (status === 'succeeded' || status === 'refunded') {
-        add('local_success_not_at_stripe', `the row says ${status} but Stripe's payment failed (${verdict.reason})`, flagOnly('never moved back automatically: check the order by hand'));
+        add(
+          'local_success_not_at_stripe',
+          `the row says ${status} but Stripe's payment failed (${verdict.reason})`,
+          flagOnly('never moved back automatically: check the order by hand'),
+        );
       }
       break;
     case 'pending':
       if (status === undefined) {
-        add('orphan_at_stripe', `${verdict.primary.id} names this aggregate, which has no payments row`, flagOnly('nothing was charged yet; look for the order that made it'));
+        add(
+          'orphan_at_stripe',
+          `${verdict.primary.id} names this aggregate, which has no payments row`,
+          flagOnly('nothing was charged yet; look for the order that made it'),
+        );
       } else if (status === 'succeeded' || status === 'refunded') {
-        add('local_success_not_at_stripe', `the row says ${status} but ${verdict.primary.id} has not taken money`, flagOnly('never moved back automatically: check the order by hand'));
+        add(
+          'local_success_not_at_stripe',
+          `the row says ${status} but ${verdict.primary.id} has not taken money`,
+          flagOnly('never moved back automatically: check the order by hand'),
+        );
       }
       break;
     case 'absent':
       if (status === 'succeeded' || status === 'refunded') {
-        add('local_success_not_at_stripe', `the row says ${status} but Stripe has no PaymentIntent or Checkout Session for it`, flagOnly('never moved back automatically: check the order by hand'));
+        add(
+          'local_success_not_at_stripe',
+          `the row says ${status} but Stripe has no PaymentIntent or Checkout Session for it`,
+          flagOnly('never moved back automatically: check the order by hand'),
+        );
       }
       break;
   }
@@ -243,10 +283,18 @@ export function compareAggregate(facts: AggregateFacts, options: CompareOptions)
   if (row && row.amount !== null && verdict.outcome !== 'absent') {
     const stripe = stripeSide(verdict)!;
     if (stripe.amount !== null && stripe.amount !== row.amount) {
-      add('amount_mismatch', `the row says ${row.amount}, ${stripe.object} says ${stripe.amount} (minor units)`, flagOnly('money amounts are never changed automatically'));
+      add(
+        'amount_mismatch',
+        `the row says ${row.amount}, ${stripe.object} says ${stripe.amount} (minor units)`,
+        flagOnly('money amounts are never changed automatically'),
+      );
     }
     if (stripe.currency !== null && row.currency !== null && stripe.currency.toLowerCase() !== row.currency) {
-      add('currency_mismatch', `the row says ${row.currency}, ${stripe.object} says ${stripe.currency}`, flagOnly('currencies are never changed automatically'));
+      add(
+        'currency_mismatch',
+        `the row says ${row.currency}, ${stripe.object} says ${stripe.currency}`,
+        flagOnly('currencies are never changed automatically'),
+      );
     }
   }
   return found;
@@ -260,7 +308,9 @@ function recordOutcome(facts: AggregateFacts, verdict: StripeVerdict, next: Paym
   const intent = isIntent(primary) ? primary : facts.intents.find((candidate) => candidate.id === primary.paymentIntentId);
   const ids: AggregateIds = { ...(intent?.ids ?? {}), ...(session?.ids ?? {}) };
   const checkout = session !== undefined || ids.trip_id !== undefined || facts.row?.kind === 'checkout_session';
-  const amount = session?.amountTotal ?? (intent ? (next === 'succeeded' && intent.amountReceived > 0 ? intent.amountReceived : intent.amount) : undefined);
+  const amount =
+    session?.amountTotal ??
+    (intent ? (next === 'succeeded' && intent.amountReceived > 0 ? intent.amountReceived : intent.amount) : undefined);
   const currency = (session?.currency ?? intent?.currency)?.toLowerCase();
   const change: PaymentChange = {
     next,
@@ -299,7 +349,11 @@ export type RepairResult =
  * the pipeline lost would have done — the same state machine, the same event — with an event id
  * derived from the Stripe object and outcome, so two repairs of one row can never write two events.
  */
-export function decideRepair(plan: Extract<RepairPlan, { action: 'record_outcome' }>, row: PaymentRow | undefined, source: string): Decision<RepairResult> {
+export function decideRepair(
+  plan: Extract<RepairPlan, { action: 'record_outcome' }>,
+  row: PaymentRow | undefined,
+  source: string,
+): Decision<RepairResult> {
   const decision: Decision<WebhookResult> = decideWebhookEvent(`reconcile:${plan.object}:${plan.next}`, plan.change, row, source);
   const outcome = decision.result.outcome;
   if (!outcome.startsWith('published:') || !decision.write) {
