@@ -300,7 +300,8 @@ class DevRun {
     let signature = '';
     await this.waitFor((facts) => {
       if (this.settledCount(facts) >= this.plan.length) return true;
-      const now = JSON.stringify(facts);
+      // Outcomes only: while --chaos kills roles, restarts and redeliveries keep the other numbers moving.
+      const now = JSON.stringify(facts.outcomes);
       const quiet = now === signature && customersDone && facts.outboxBacklog === 0 && facts.consumerLag === 0;
       signature = now;
       idle = quiet ? idle + 1 : 0;
