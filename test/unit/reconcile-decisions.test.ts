@@ -8,6 +8,7 @@ import {
   type SessionFacts,
 } from '../../src/payments/decisions/reconcile.js';
 import type { PaymentRow } from '../../src/payments/row.js';
+import { decideWebhookEvent } from '../../src/payments/decisions/webhook-event.js';
 import { daysOf, parseInstant, resolveWindow } from '../../src/ops/reconcile/window.js';
 import { reportLines, reportFormatOf } from '../../src/ops/reconcile/report-file.js';
 import type { ReconcileReport } from '../../src/ops/reconcile/reconcile.js';
@@ -184,6 +185,24 @@ describe('reconcile decisions: repairs', () => {
   it('a payment taken after a cancellation also has the saga give it back (orders.cancelled), as the webhook would', () => {
     const repaired = decideRepair(plan, row('cancelled', { amount: null, currency: null }), 'x');
     expect(repaired.events!.map((event) => event.topic)).toEqual(['payments.completed', 'orders.cancelled']);
+  });
+});
+
+describe('a refunded duplicate charge', () => {
+  it("does not make the webhook mark the order's own payment refunded", () => {
+    const refundedDuplicate = {
+      next: 'refunded' as const,
+      aggregateId: 'o-1',
+      paymentIntentId: 'pi_duplicate',
+      kind: 'payment_intent' as const,
+      ids: { order_id: 'o-1' },
+      refund: { amount: 1000 },
+    };
+    expect(decideWebhookEvent('evt_1', refundedDuplicate, row('succeeded'), 'x')).toEqual({
+      result: { outcome: 'stale', aggregateId: 'o-1', currentStatus: 'succeeded' },
+    });
+    const ownRefund = { ...refundedDuplicate, paymentIntentId: 'pi_1' };
+    expect(decideWebhookEvent('evt_2', ownRefund, row('succeeded'), 'x').result.outcome).toBe('published:payments.refunded');
   });
 });
 
