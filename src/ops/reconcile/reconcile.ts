@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { createPool, describeTarget } from '../../db/connect.js';
-import { ConfigError, errorMessage, InterruptedError, UnavailableError } from '../../errors.js';
+import { ConfigError, errorMessage, InterruptedError, OperationError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { compareAggregate, DISCREPANCY_CODES, type Discrepancy, type DiscrepancyCode } from '../../payments/decisions/reconcile.js';
 import { createStripeClient } from '../../stripe/client.js';
@@ -220,6 +220,12 @@ async function reachable<T>(url: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
+    if (code === '42P01') {
+      throw new OperationError(`the reconcile tables are missing in ${describeTarget(url)}: ${errorMessage(error)}`, {
+        hint: 'apply the migrations first: paymentsctl migrate',
+        cause: error,
+      });
+    }
     if (
       ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03', '3D000', '28P01'].includes(code) ||
       /timeout|connect/i.test(errorMessage(error))
