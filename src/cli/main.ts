@@ -17,6 +17,7 @@ import { devCommand } from './commands/dev.js';
 import { applyCommand } from './commands/apply.js';
 import { historyCommand } from './commands/history.js';
 import { historyServeCommand } from './commands/history-serve.js';
+import { reconcileCommand } from './commands/reconcile.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -55,6 +56,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     applyCommand,
     historyCommand,
     historyServeCommand,
+    reconcileCommand,
   ]) {
     const command = make(context);
     copySettings(program, command);

@@ -6,8 +6,9 @@ import type { SupervisedRole } from './roles.js';
 /**
  * What --chaos turns on in the emulator: Stripe answering 500 (some after doing the work, stored
  * under the idempotency key like Stripe does), connections reset after the work, responses held
- * past the worker's timeout, and webhooks sent twice and out of order. Never dropped webhooks:
- * Stripe retries a failed delivery, but one it never sends is only found by reconciliation.
+ * past the worker's timeout, webhooks sent twice and out of order — and a share of webhooks never
+ * sent at all, as Stripe sometimes never delivers: those outcomes are found and healed only by the
+ * reconciliation at the end of the run.
  */
 export const CHAOS_FAULTS: FaultConfig = {
   ...DEFAULT_FAULTS,
@@ -17,6 +18,7 @@ export const CHAOS_FAULTS: FaultConfig = {
   resetRate: 0.02,
   timeoutRate: 0.02,
   timeoutMs: 3_000,
+  dropRate: 0.1,
   duplicateRate: 0.15,
   reorder: true,
   reorderWindow: 5,

@@ -14,12 +14,13 @@ import { CheckoutCustomers } from './customer.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
 import { chargeAndRefundUsers } from '../payments/transactions.js';
 import { checkInvariants, ownersOf } from './invariants.js';
+import { reconcileRun, reconciliationCheck } from './reconcile-step.js';
 import { planOrders, type PlannedOrder } from './plan.js';
 import { PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
 import { RoleStartError, SupervisedRole } from './roles.js';
 import { committedOrders, createShopTable, placeOrders } from './shop.js';
-import type { DevPhase, DevSnapshot, DevSummary, RoleName, StageSnapshot } from './types.js';
+import type { DevPhase, DevReconciliation, DevSnapshot, DevSummary, RoleName, StageSnapshot } from './types.js';
 
 export interface DevOptions {
   orders: number;
@@ -47,6 +48,8 @@ export interface DevOptions {
 const TICK_MS = 500;
 /** quiet ticks in a row before the pipeline counts as drained */
 const QUIET_TICKS = 3;
+/** idle ticks in a row (nothing moving, nothing in flight) before unsettled orders count as lost webhooks */
+const IDLE_TICKS = 6;
 const PARTITIONS = 3;
 const RECENT_LINES = 5;
 
@@ -98,6 +101,7 @@ class DevRun {
   private settledAt?: number;
   private latest?: PipelineFacts;
   private probeError?: string;
+  private reconciliation?: DevReconciliation;
 
   constructor(
     private readonly dev: DevEnvironment,
@@ -138,7 +142,7 @@ class DevRun {
         restoreFaults = await dev.emulator.faults();
         await dev.emulator.setFaults(options.chaos ? CHAOS_FAULTS : DEFAULT_FAULTS);
         if (options.chaos) {
-          this.note('emulator faults on: 500s (stored), resets, held responses, duplicate and reordered webhooks');
+          this.note('emulator faults on: 500s (stored), resets, held responses, duplicate, reordered and dropped webhooks');
           chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
           chaos.start();
         }
@@ -153,7 +157,7 @@ class DevRun {
           },
         });
         this.phase = 'draining';
-        await this.waitFor((facts) => this.settledCount(facts) >= this.plan.length);
+        await this.untilSettledOrIdle(customersDone);
       } finally {
         if (chaos) {
           await chaos.stop();
@@ -165,6 +169,14 @@ class DevRun {
             .catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
       }
       await Promise.all(this.roles.map((role) => role.waitUntilReady({ signal: interrupted })));
+      this.note('reconciling the run with Stripe (reconcile --fix --execute)');
+      this.reconciliation = await reconcileRun(dev, this.startedAt, options.log, interrupted).catch((error: unknown) => {
+        if (interrupted.aborted) throw error;
+        this.note(`reconcile failed: ${errorMessage(error)}`);
+        return undefined;
+      });
+      if (this.reconciliation)
+        this.note(`reconcile: ${this.reconciliation.found} discrepancies, ${this.reconciliation.healed} outcomes healed`);
       // Drained: everything settled and compensated, nothing left to publish or consume, for a few looks in a row.
       let quiet = 0;
       let seen: PipelineFacts | undefined;
@@ -277,6 +289,41 @@ class DevRun {
   }
 
   /**
+   * Resolves once every order settled — or, when webhooks were lost (--chaos drops some), once
+   * nothing moves and nothing is in flight: the outbox and the consumer group are empty, the
+   * customers have paid, and the emulator has no delivery left to make. What is unsettled then
+   * is left to reconciliation.
+   */
+  private async untilSettledOrIdle(customers: Promise<void>): Promise<void> {
+    let customersDone = false;
+    void customers.then(() => (customersDone = true));
+    let idle = 0;
+    let signature = '';
+    await this.waitFor((facts) => {
+      if (this.settledCount(facts) >= this.plan.length) return true;
+      // Outcomes only: while --chaos kills roles, restarts and redeliveries keep the other numbers moving.
+      const now = JSON.stringify(facts.outcomes);
+      const quiet = now === signature && customersDone && facts.outboxBacklog === 0 && facts.consumerLag === 0;
+      signature = now;
+      idle = quiet ? idle + 1 : 0;
+      if (idle === IDLE_TICKS) void this.refreshDeliveries();
+      return idle >= IDLE_TICKS && this.deliveriesPending === 0;
+    });
+  }
+
+  private deliveriesPending: number | undefined;
+
+  private async refreshDeliveries(): Promise<void> {
+    this.deliveriesPending = undefined;
+    try {
+      const deliveries = await this.dev.emulator.deliveries();
+      this.deliveriesPending = deliveries.filter((delivery) => delivery.status === 'pending').length;
+    } catch (error) {
+      this.note(`could not read the emulator's webhook deliveries: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
    * Resolves once `done` holds for the latest look, or when nothing has moved for the stall
    * timeout (the checks then say what is missing), or when the run is interrupted.
    */
@@ -375,6 +422,7 @@ class DevRun {
     const outcomes = emptyOutcomes();
     for (const status of statuses.values()) outcomes[status]++;
     const kills = Object.fromEntries(this.roles.map((role) => [role.name, role.snapshot().kills])) as Record<RoleName, number>;
+    checks.push(reconciliationCheck(options.chaos, this.reconciliation));
     const ok = checks.every((c) => c.ok);
     const busySeconds = this.firstPlacedAt && this.settledAt ? (this.settledAt - this.firstPlacedAt) / 1000 : 0;
     return {
@@ -407,6 +455,7 @@ class DevRun {
       kills: { total: Object.values(kills).reduce((sum, n) => sum + n, 0), ...kills },
       unexpectedExits,
       ordersPerSecond: busySeconds > 0 ? Math.round((orders.length / busySeconds) * 10) / 10 : 0,
+      ...(this.reconciliation ? { reconciliation: this.reconciliation } : {}),
       checks,
       where: { database: `paymentsctl_dev_${dev.runId}`, topicPrefix: dev.topicPrefix, logDir: dev.runDir, kept: !ok || options.keep },
     };

@@ -60,6 +60,18 @@ export interface DevSnapshot {
   recent: string[];
 }
 
+/** What `reconcile --fix --execute` did at the end of the run. */
+export interface DevReconciliation {
+  /** discrepancies found between the payments table and Stripe */
+  found: number;
+  /** rows it moved to the outcome Stripe had (lost webhooks healed) */
+  healed: number;
+  /** discrepancies it could not repair */
+  remaining: number;
+  byCode: Record<string, number>;
+  stripeRequests: number;
+}
+
 export interface InvariantCheck {
   name: string;
   ok: boolean;
@@ -102,6 +114,8 @@ export interface DevSummary {
   unexpectedExits: number;
   /** orders per second from the first order placed to the last one settled */
   ordersPerSecond: number;
+  /** reconciliation at the end of the run; absent when the run stopped before it */
+  reconciliation?: DevReconciliation;
   checks: InvariantCheck[];
   /** where the run's database, topics and role logs are (kept with --keep or when a check failed) */
   where: { database: string; topicPrefix: string; logDir: string; kept: boolean };

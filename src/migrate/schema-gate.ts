@@ -119,3 +119,12 @@ export async function awaitSchema(options: SchemaGateOptions): Promise<'current'
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+/**
+ * For operator commands that write (reconcile, replay): the schema must be the one this binary
+ * ships, now — no waiting. Behind, ahead or drifted exits 2; an unreachable database exits 3.
+ */
+export async function requireCurrentSchema(databaseUrl: string, log: Logger): Promise<void> {
+  const { loadMigrations } = await import('./files.js');
+  await awaitSchema({ databaseUrls: [databaseUrl], waitMs: 0, allowNewer: false, files: await loadMigrations(), log });
+}

@@ -2,6 +2,8 @@ import { UnavailableError } from '../errors.js';
 import type { CheckoutOutcome } from './checkout-sessions.js';
 import type { FaultConfig } from './faults.js';
 import type { ChargeReport } from './inspection.js';
+import type { RequestStats } from './request-meter.js';
+import type { DeliveryRecord } from './webhook-delivery.js';
 
 /**
  * A client for a running emulator's /_emulator endpoints (no API key, never faulted): what a
@@ -25,12 +27,26 @@ export class EmulatorAdminClient {
     return this.request('GET', '/_emulator/charges');
   }
 
+  /** /v1 requests received, refused by the rate limit, and the busiest second */
+  requests(): Promise<RequestStats> {
+    return this.request('GET', '/_emulator/requests');
+  }
+
+  resetRequests(): Promise<RequestStats> {
+    return this.request('DELETE', '/_emulator/requests');
+  }
+
+  /** every webhook delivery so far, with its status (pending, delivered, failed, dropped) */
+  async deliveries(): Promise<DeliveryRecord[]> {
+    return (await this.request<{ deliveries: DeliveryRecord[] }>('GET', '/_emulator/webhooks')).deliveries;
+  }
+
   /** What a customer does on the hosted page; `async_*` settle after `settleAfterMs`. */
   completeCheckoutSession(sessionId: string, outcome: CheckoutOutcome, settleAfterMs = 0): Promise<unknown> {
     return this.request('POST', `/_emulator/checkout/sessions/${encodeURIComponent(sessionId)}/complete`, { outcome, settleAfterMs });
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.apiBase}${path}`, {

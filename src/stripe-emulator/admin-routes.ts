@@ -10,6 +10,7 @@ import { chargeReport } from './inspection.js';
 import { NO_ORIGIN } from './objects.js';
 import { checkoutPage, receiptPage } from './pages.js';
 import { finishAuthentication, getPaymentIntent } from './payment-intents.js';
+import type { RequestMeter } from './request-meter.js';
 import type { WebhookDispatcher, WebhookTarget } from './webhook-delivery.js';
 
 /**
@@ -21,6 +22,7 @@ export interface AdminDeps {
   ctx: EmulatorContext;
   faults: FaultInjector;
   dispatcher: WebhookDispatcher;
+  meter: RequestMeter;
   targets: () => WebhookTarget[];
   /** forget every object, event, idempotency key and delivery; restart the fault sequence */
   reset: () => void;
@@ -82,6 +84,13 @@ export function registerAdminRoutes(server: FastifyInstance, deps: AdminDeps): v
   );
 
   server.get('/_emulator/charges', async () => chargeReport(ctx.store));
+
+  // How many /v1 requests arrived, how many the rate limit refused, and the busiest second.
+  server.get('/_emulator/requests', async () => deps.meter.stats());
+  server.delete('/_emulator/requests', async () => {
+    deps.meter.reset();
+    return deps.meter.stats();
+  });
 
   // Every event recorded, oldest first, as webhooks carry them.
   server.get('/_emulator/events', async () => ({ events: [...ctx.store.events.values()] }));

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { authenticate } from './auth.js';
 import { apiError, invalidRequest, rateLimited, StripeApiError } from './errors.js';
 import type { FaultInjector, RequestFaults } from './faults.js';
+import type { RequestMeter } from './request-meter.js';
 import { FormParseError, parseForm, parseQuery, type FormObject } from './form.js';
 import { isSavedForIdempotency, type IdempotencyStore, type StoredResponse } from './idempotency.js';
 import { DEFAULT_API_VERSION } from './objects.js';
@@ -20,6 +21,7 @@ import { sleep } from './timing.js';
 export interface PipelineDeps {
   faults: FaultInjector;
   idempotency: IdempotencyStore;
+  meter: RequestMeter;
   log: Logger;
   /** aborted when the emulator closes: pending latency and held responses end at once */
   shutdown: AbortSignal;
@@ -83,6 +85,8 @@ async function handle(
     return send(reply, toOutcome(error, deps.log), baseHeaders);
   }
 
+  // Stripe's rate limiter refuses before anything else happens, and draws no fault.
+  if (!deps.meter.arrive(deps.faults.config.rateLimitPerSecond)) return send(reply, fromError(rateLimited()), baseHeaders);
   const faults = deps.faults.forRequest();
   if (faults.error || faults.transport) deps.log.debug({ requestId, method, url: request.url, faults }, 'injecting faults');
   let outcome: Outcome;

@@ -30,6 +30,11 @@ export interface FaultConfig {
   timeoutRate: number;
   /** how long a timed-out response is held; 0 holds it until the client gives up */
   timeoutMs: number;
+  /**
+   * Stripe's rate limiter: requests beyond this many in any one second are answered 429
+   * (rate_limit, `Stripe-Should-Retry: true`); 0 = no limit. Counted over every /v1 request.
+   */
+  rateLimitPerSecond: number;
   /** share of webhook deliveries never sent (the event stays pending: `delivery_success=false`) */
   dropRate: number;
   /** share of webhook deliveries sent twice */
@@ -48,6 +53,7 @@ export const DEFAULT_FAULTS: FaultConfig = {
   resetRate: 0,
   timeoutRate: 0,
   timeoutMs: 0,
+  rateLimitPerSecond: 0,
   dropRate: 0,
   duplicateRate: 0,
   reorder: false,
@@ -67,6 +73,7 @@ const faultSchema = z
     resetRate: rate,
     timeoutRate: rate,
     timeoutMs: millis,
+    rateLimitPerSecond: z.number().int().min(0).max(10_000),
     dropRate: rate,
     duplicateRate: rate,
     reorder: z.boolean(),

@@ -17,6 +17,7 @@ import { ID_PREFIX, newId, newWebhookSecret } from './ids.js';
 import { registerPaymentIntentRoutes } from './payment-intent-routes.js';
 import { randomSeed, SeededRandom } from '../random.js';
 import { registerRefundRoutes } from './refund-routes.js';
+import { RequestMeter } from './request-meter.js';
 import { EmulatorStore } from './store.js';
 import { DEFAULT_WEBHOOK_RETRY, WebhookDispatcher, type WebhookRetryPolicy, type WebhookTarget } from './webhook-delivery.js';
 import { registeredTargets, registerWebhookEndpointRoutes } from './webhook-endpoint-routes.js';
@@ -102,6 +103,7 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
   const store = new EmulatorStore();
   const clock = new Clock();
   const idempotency = new IdempotencyStore();
+  const meter = new RequestMeter();
   const shutdown = new AbortController();
   let baseUrl = '';
   const staticTargets: WebhookTarget[] = webhookUrls.map((url, i) => ({
@@ -147,7 +149,7 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
   });
   installFallbacks(server, log);
 
-  const router = createApiRouter(server, { faults, idempotency, log, shutdown: shutdown.signal });
+  const router = createApiRouter(server, { faults, idempotency, meter, log, shutdown: shutdown.signal });
   registerPaymentIntentRoutes(router, ctx);
   registerChargeRoutes(router, ctx);
   registerCheckoutSessionRoutes(router, ctx);
@@ -158,6 +160,7 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
     ctx,
     faults,
     dispatcher,
+    meter,
     targets,
     schedule,
     reset: () => {
@@ -165,6 +168,7 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
       dispatcher.reset();
       store.clear();
       idempotency.clear();
+      meter.reset();
       clock.reset();
       faults.restart();
     },

@@ -8,6 +8,8 @@ export interface StripeClientOptions {
   timeoutMs?: number;
   /** the SDK's own quick retries of network errors and 409/5xx that Stripe marks retryable */
   maxNetworkRetries?: number;
+  /** replaces the SDK's HTTP client, e.g. a RateLimitedHttpClient around Stripe.createNodeHttpClient() */
+  httpClient?: Stripe.HttpClient;
 }
 
 /** The official SDK, pointed at Stripe or at any stand-in given by STRIPE_API_BASE. */
@@ -30,6 +32,7 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
     timeout: options.timeoutMs ?? 20_000,
     maxNetworkRetries: options.maxNetworkRetries ?? 2,
     telemetry: false,
+    ...(options.httpClient ? { httpClient: options.httpClient } : {}),
     appInfo: { name: 'paymentsctl' },
   });
 }

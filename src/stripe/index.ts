@@ -5,6 +5,8 @@ import { StripeGateway } from './gateway.js';
 export * from './errors.js';
 export * from './gateway.js';
 export { createStripeClient } from './client.js';
+export * from './listing.js';
+export * from './rate-limit.js';
 
 /** The gateway from configuration: STRIPE_API_KEY (alias STRIPE_KEY) and STRIPE_API_BASE. */
 export function stripeGatewayFromConfig(

@@ -145,6 +145,18 @@ export function renderDevSummary(summary: DevSummary): string {
       `absorbed by worker ${formatCount(summary.duplicatesAbsorbed.worker)}  by webhook receiver ${formatCount(summary.duplicatesAbsorbed.webhook)}`,
     ),
     rolesLine(summary),
+    ...(summary.reconciliation
+      ? [
+          row(
+            'reconcile',
+            `${pairs([
+              ['discrepancies', summary.reconciliation.found],
+              ['healed', summary.reconciliation.healed],
+              ['remaining', summary.reconciliation.remaining],
+            ])}`,
+          ),
+        ]
+      : []),
     '',
     chalk.bold('checks'),
     ...summary.checks.map((check) => `  ${check.ok ? mark.ok() : mark.fail()} ${check.name} ${chalk.dim('—')} ${check.detail}`),

@@ -9,7 +9,7 @@ describe('paymentsctl dev --chaos', () => {
     process.stdout.write(
       `chaos run: ${summary.kills.total} kills (publisher ${summary.kills.publisher}, worker ${summary.kills.worker}, receiver ${summary.kills.receiver}); ` +
         `duplicates absorbed: worker ${summary.duplicatesAbsorbed.worker}, webhook ${summary.duplicatesAbsorbed.webhook}; ` +
-        `retries ${summary.retries}; ${(summary.durationMs / 1000).toFixed(1)} s\n`,
+        `retries ${summary.retries}; reconcile healed ${summary.reconciliation?.healed}; ${(summary.durationMs / 1000).toFixed(1)} s\n`,
     );
     expect(failedChecks(summary), run.stderr.slice(-6000)).toEqual([]);
     expect(run.exitCode).toBe(0);
@@ -32,5 +32,8 @@ describe('paymentsctl dev --chaos', () => {
     expect(summary.deadLetters).toBe(0);
     // the chaos did make the pipeline absorb duplicates (redeliveries after kills, duplicate webhooks)
     expect(summary.duplicatesAbsorbed.worker + summary.duplicatesAbsorbed.webhook).toBeGreaterThan(0);
+    // webhooks the emulator dropped lost outcomes, and reconciliation healed every one of them
+    expect(summary.reconciliation!.healed).toBeGreaterThan(0);
+    expect(summary.reconciliation!.remaining).toBe(0);
   });
 });

@@ -34,6 +34,8 @@ describe('paymentsctl dev', () => {
     expect(summary.deadLetters).toBe(0);
     expect(summary.kills.total).toBe(0);
     expect(summary.checks.length).toBeGreaterThanOrEqual(10);
+    // without faults, reconciliation with Stripe finds nothing to heal
+    expect(summary.reconciliation).toMatchObject({ found: 0, healed: 0, remaining: 0 });
 
     // progress lines go to stderr with --json, so stdout holds the one JSON document
     expect(run.stderr).toMatch(/settled 300\/300 \(100%\)/);

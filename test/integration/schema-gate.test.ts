@@ -144,3 +144,12 @@ describe('webhook-serve serving its probes on the webhook port', () => {
     }
   });
 });
+
+describe('operator commands that write', () => {
+  it('reconcile refuses a database that is behind at once (exit 2), with the command to run', async () => {
+    const db = await database('empty');
+    const run = await runCli(['reconcile', '--json'], env(db));
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stdout + run.stderr).toContain('run `paymentsctl migrate`');
+  });
+});

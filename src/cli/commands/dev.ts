@@ -22,6 +22,8 @@ export function devCommand(ctx: () => CliContext): Command {
         'webhooks — and end with an invariant check: every order has exactly one terminal outcome, every\n' +
         'declined order was compensated, the emulator charged each order at most once and exactly the ones\n' +
         'the payments table says succeeded, nothing is left in the outbox, a consumer group or a DLQ.\n' +
+        'Before the checks it runs `reconcile --fix --execute` over the run: without --chaos it must find\n' +
+        'nothing; with --chaos it heals the outcomes whose webhooks the emulator dropped.\n' +
         'Each run gets its own database and topic prefix, removed afterwards unless a check failed or --keep.\n' +
         'Exit 0 only if every check holds; 1 if one does not.',
     )
@@ -35,7 +37,7 @@ export function devCommand(ctx: () => CliContext): Command {
     )
     .option(
       '--chaos',
-      'SIGKILL and restart the roles at random while orders flow, and turn on Stripe faults (500s, resets, timeouts, duplicate and reordered webhooks)',
+      'SIGKILL and restart the roles at random while orders flow, and turn on Stripe faults (500s, resets, timeouts, duplicate, reordered and dropped webhooks — the dropped ones healed by reconcile at the end)',
     )
     .option('--keep', 'after a passing run, leave the pipeline running (Ctrl-C stops the roles) and keep its database and topics')
     .option('--seed <n>', 'seed for the order mix and the chaos (default: random, printed in the summary)')

@@ -24,6 +24,7 @@ interface EmulatorFlags {
   webhookRetryMax: string;
   webhookMaxAttempts: string;
   webhookTimeout: string;
+  rateLimit: string;
 }
 
 const HELP_AFTER = `
@@ -34,6 +35,7 @@ Faults (API faults never touch /_emulator/*; rates are 0..1; --seed makes them r
                                or 429 rate_limit with Stripe-Should-Retry: true (not saved)
   --reset-rate                 run the request, then destroy the connection without a response
   --timeout-rate/--timeout-hold run the request, then hold the response (0 = never answer)
+  --rate-limit                 Stripe's rate limiter: /v1 requests over N in any second answer 429 (0 = off)
   --webhook-drop-rate          never send a delivery (the event stays delivery_success=false)
   --webhook-duplicate-rate     send a delivery twice
   --webhook-reorder            deliver shuffled in groups of --webhook-reorder-window
@@ -43,9 +45,11 @@ Admin endpoints (no API key; JSON or form bodies):
   GET  /_emulator/faults                         the fault settings now
   POST /_emulator/faults                         change some: {"errorRate":0.2,"errorStatus":429,"errorAfterRunRate":0,"latencyMs":50,
                                                  "latencyJitterMs":0,"resetRate":0,"timeoutRate":0,"timeoutMs":0,
-                                                 "dropRate":0,"duplicateRate":0,"reorder":false,"reorderWindow":5}
+                                                 "rateLimitPerSecond":0,"dropRate":0,"duplicateRate":0,"reorder":false,"reorderWindow":5}
   GET  /_emulator/charges                        successful charges per Idempotency-Key and per order
                                                  (metadata.order_id / trip_id), totals, and "duplicates"
+  GET  /_emulator/requests                       /v1 requests received, refused by the rate limit, the busiest second
+  DELETE /_emulator/requests                     start counting again
   GET  /_emulator/webhooks                       webhook endpoints and every delivery's status and attempts
   GET  /_emulator/events                         every event recorded, oldest first, as webhooks carry them
   POST /_emulator/checkout/sessions/<id>/complete  outcome=paid|async_succeeded|async_failed [settleAfterMs=N]
@@ -93,6 +97,7 @@ export function stripeEmulatorCommand(ctx: () => CliContext): Command {
     .option('--reset-rate <0..1>', 'share of API requests whose connection is destroyed after they ran', '0')
     .option('--timeout-rate <0..1>', 'share of API requests whose response is held after they ran', '0')
     .option('--timeout-hold <duration>', 'how long a held response waits; 0 = never answered', '0ms')
+    .option('--rate-limit <n>', 'answer 429 to /v1 requests over this many in any second, as Stripe does; 0 = off', '0')
     .option('--webhook-drop-rate <0..1>', 'share of webhook deliveries never sent', '0')
     .option('--webhook-duplicate-rate <0..1>', 'share of webhook deliveries sent twice', '0')
     .option('--webhook-reorder', 'deliver webhooks out of order (shuffled in small groups)')
@@ -146,6 +151,7 @@ async function parseFlags(flags: EmulatorFlags) {
       resetRate: fraction(flags.resetRate, '--reset-rate'),
       timeoutRate: fraction(flags.timeoutRate, '--timeout-rate'),
       timeoutMs: durationMs(flags.timeoutHold, '--timeout-hold'),
+      rateLimitPerSecond: positiveInt(flags.rateLimit, '--rate-limit', { min: 0, max: 10_000 }),
       dropRate: fraction(flags.webhookDropRate, '--webhook-drop-rate'),
       duplicateRate: fraction(flags.webhookDuplicateRate, '--webhook-duplicate-rate'),
       reorder: Boolean(flags.webhookReorder),

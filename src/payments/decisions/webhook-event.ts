@@ -87,6 +87,11 @@ export function decideWebhookEvent(
   if (change.finalUnlessCheckout && (row?.kind ?? change.kind) === 'checkout_session') {
     return { result: { outcome: 'checkout_attempt_failed', aggregateId } };
   }
+  // The refund of another PaymentIntent than the row's (a duplicate charge given back, see
+  // `reconcile --refund-duplicates`) says nothing about the payment the row records.
+  if (change.next === 'refunded' && row?.paymentIntentId && change.paymentIntentId && change.paymentIntentId !== row.paymentIntentId) {
+    return { result: { outcome: 'stale', aggregateId, currentStatus: row.status } };
+  }
   if (!canTransition(row?.status, change.next)) {
     const fill = row ? missingStripeIds(row, change) : undefined;
     return {
