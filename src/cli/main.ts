@@ -15,6 +15,7 @@ import { workerCommand } from './commands/worker.js';
 import { webhookServeCommand } from './commands/webhook-serve.js';
 import { devCommand } from './commands/dev.js';
 import { applyCommand } from './commands/apply.js';
+import { tailCommand } from './commands/tail.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -51,6 +52,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     webhookServeCommand,
     stripeEmulatorCommand,
     applyCommand,
+    tailCommand,
   ]) {
     const command = make(context);
     copySettings(program, command);
