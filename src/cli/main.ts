@@ -16,6 +16,7 @@ import { webhookServeCommand } from './commands/webhook-serve.js';
 import { devCommand } from './commands/dev.js';
 import { applyCommand } from './commands/apply.js';
 import { tailCommand } from './commands/tail.js';
+import { statusCommand } from './commands/status.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -52,6 +53,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     webhookServeCommand,
     stripeEmulatorCommand,
     applyCommand,
+    statusCommand,
     tailCommand,
   ]) {
     const command = make(context);

@@ -132,6 +132,7 @@ function valueOf(value: Buffer | null): Pick<TailRecord, 'data' | 'valueFormat' 
 export function toTailRecord(message: RawMessage): TailRecord {
   const headers = decodeHeaderMap(message.headers);
   const ms = Number(message.timestamp);
+  const ce = cloudEventOf(headers);
   const record: TailRecord = {
     topic: message.topic,
     partition: message.partition,
@@ -139,10 +140,9 @@ export function toTailRecord(message: RawMessage): TailRecord {
     timestamp: Number.isFinite(ms) ? new Date(ms).toISOString() : String(message.timestamp),
     key: message.key === null ? null : decodeBytes(message.key),
     headers,
+    ...(ce ? { ce } : {}),
     ...valueOf(message.value),
   };
-  const ce = cloudEventOf(headers);
-  if (ce) record.ce = ce;
   if (isDeadLetterTopic(message.topic)) record.deadLetter = deadLetterOf(headers);
   else if (isRetryTopic(message.topic)) {
     const h = (name: string) => textOf(headers[name]);
