@@ -169,3 +169,13 @@ describe('Stripe mode from the key', () => {
     expect(stripeMode('nonsense')).toBe('unknown');
   });
 });
+
+describe('a stopped consumer: lag growing, then stalled', () => {
+  it('WARN while messages keep coming, STALL once they stop, judged on the recent looks', () => {
+    const window = [look(3, 3), look(3, 4), look(3, 5), look(3, 6)];
+    expect(partitionVerdict(window).verdict).toBe('WARN');
+    expect(partitionVerdict([...window, look(3, 6), look(3, 6)]).verdict).toBe('STALL');
+    // a consumer that moved earlier in a long window but is stuck now
+    expect(partitionVerdict([look(0, 6), look(2, 6), look(4, 6), look(4, 6), look(4, 6)]).verdict).toBe('STALL');
+  });
+});

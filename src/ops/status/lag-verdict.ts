@@ -3,8 +3,9 @@
  * offset and the log end, as read at each look.
  *
  *   OK     caught up, or moving
- *   WARN   lag grew from each look to the next over the last `growingLooks` looks (the group falls behind)
- *   STALL  lag > 0 at every look and the committed offset never moved (the consumer is stuck or gone)
+ *   WARN   lag grew from each look to the next over the last `growingLooks` looks (the group falls
+ *          behind: slow, or gone while messages keep coming)
+ *   STALL  lag > 0 at every look, not growing, and the committed offset never moved (stuck, or gone)
  *   STOP   lag > 0 and the group never committed an offset here at all
  */
 export type LagVerdict = 'OK' | 'WARN' | 'STALL' | 'STOP';
@@ -36,13 +37,15 @@ export function partitionVerdict(looks: readonly PartitionLook[], growingLooks =
   if (lag === 0n) return { verdict: 'OK', lag, why: 'caught up' };
   if (looks.every((look) => look.committed === null)) return { verdict: 'STOP', lag, why: `no offset ever committed; ${lag} waiting` };
   const lags = looks.map(lagAt);
-  const committed = looks.map((look) => look.committed);
-  if (looks.length >= 2 && lags.every((l) => l > 0n) && committed.every((c) => c === committed[0])) {
-    return { verdict: 'STALL', lag, why: `offset ${committed[0]} has not moved over ${looks.length} looks while ${lag} wait` };
-  }
   const recent = lags.slice(-growingLooks);
   if (growingLooks >= 2 && recent.length === growingLooks && recent.every((l, i) => i === 0 || l > recent[i - 1]!)) {
     return { verdict: 'WARN', lag, why: `lag grew over the last ${growingLooks} looks (${recent.join(' → ')})` };
+  }
+  // Over the same recent looks: in a long --watch window, a stall is judged on what happens now.
+  const latest = looks.slice(-Math.max(2, growingLooks));
+  const committed = latest.map((look) => look.committed);
+  if (latest.length >= 2 && latest.every((l) => lagAt(l) > 0n) && committed.every((c) => c === committed[0])) {
+    return { verdict: 'STALL', lag, why: `offset ${committed[0]} has not moved over ${latest.length} looks while ${lag} wait` };
   }
   return { verdict: 'OK', lag, why: 'consuming' };
 }
