@@ -67,7 +67,7 @@ export async function readPartitions(options: ReadOptions): Promise<ReadResult> 
   const onAbort = () => finish();
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const consumer = options.kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, retry: { retries: 3 } });
+  const consumer = options.kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, retry: { retries: 10 } });
   const admin = options.kafka.admin();
   let consumerConnected = false;
   try {
