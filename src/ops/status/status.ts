@@ -53,6 +53,7 @@ const WINDOW = 10;
 export class StatusMonitor {
   private readonly pool: pg.Pool;
   private readonly kafka: Kafka;
+  private readonly reader: Kafka;
   private readonly admin: Admin;
   private adminConnected = false;
   private readonly window: KafkaLook[] = [];
@@ -70,6 +71,8 @@ export class StatusMonitor {
       requestTimeoutMs: 10_000,
     });
     this.admin = this.kafka.admin();
+    // Reading messages sets up a temporary group: worth riding out a coordinator still loading.
+    this.reader = createKafka({ brokers: options.brokers, clientId: 'paymentsctl-status', log: options.log, retries: 8 });
     this.topics = consumedTopics(options.topicPrefix);
   }
 
@@ -233,7 +236,7 @@ export class StatusMonitor {
     });
 
     if (this.options.peekMessages ?? true) {
-      await peek(this.kafka, requests, 20_000, this.options.log).catch((error: unknown) =>
+      await peek(this.reader, requests, 20_000, this.options.log).catch((error: unknown) =>
         this.options.log?.warn({ err: errorMessage(error) }, 'could not read the messages behind the lag; time lag unknown'),
       );
     }

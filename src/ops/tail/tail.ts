@@ -127,7 +127,9 @@ export async function tail(options: TailOptions): Promise<TailSummary> {
   try {
     if (options.count === 0) return { topics, shown, skipped, groupId: '', groupDeleted: true };
     const read = await readPartitions({
-      kafka,
+      // The broker answered: now ride out what a busy or fresh one says while a group is set up
+      // (coordinator not available yet, still loading).
+      kafka: createKafka({ brokers: options.brokers, clientId: 'paymentsctl-tail', log: options.log, retries: 8 }),
       partitions: plan,
       follow: options.follow,
       signal: stop.signal,
