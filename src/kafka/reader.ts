@@ -67,71 +67,104 @@ export async function readPartitions(options: ReadOptions): Promise<ReadResult> 
   const onAbort = () => finish();
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const consumer = options.kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, retry: { retries: 10 } });
   const admin = options.kafka.admin();
-  let consumerConnected = false;
   try {
-    await consumer.connect();
-    consumerConnected = true;
-    // Partitions this read does not want are paused as soon as they are assigned.
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
-        const unwanted = partitions.filter((p) => !wanted.has(key(topic, p)));
-        if (unwanted.length) consumer.pause([{ topic, partitions: unwanted }]);
+    // A fresh or busy broker may not have the group's coordinator ready (not available, still
+    // loading): start over from where the read got to, a few times, instead of failing the read.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await readOnce();
+        break;
+      } catch (error) {
+        if (attempt >= 6 || !isRetriable(error) || options.signal?.aborted) throw error;
+        options.log?.debug({ group: groupId, attempt, err: String(error) }, 'temporary consumer failed; starting it again');
+        await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
       }
-    });
-    const failed = new Promise<never>((_, reject) => {
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) reject(payload.error);
-      });
-    });
-    failed.catch(() => undefined);
-    await consumer.subscribe({ topics: [...new Set(options.partitions.map((p) => p.topic))], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, isRunning, isStale }) => {
-        const id = key(batch.topic, batch.partition);
-        const plan = wanted.get(id);
-        if (!plan || done.has(id)) return;
-        for (const message of batch.messages) {
-          if (!isRunning() || isStale() || done.has(id)) return;
-          const offset = BigInt(message.offset);
-          // Before the seek took effect, or a batch fetched again: never show a message twice.
-          if (offset < (next.get(id) ?? plan.from)) continue;
-          if (!options.follow && plan.until !== undefined && offset >= plan.until) break;
-          next.set(id, offset + 1n);
-          const answer = options.onMessage({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: message.offset,
-            timestamp: message.timestamp,
-            key: message.key ?? null,
-            value: message.value ?? null,
-            headers: message.headers ?? {},
-          });
-          if (answer === 'stop') {
-            finish();
-            return;
-          }
-        }
-        // Offsets without a message (transaction markers, compaction) still count as read.
-        const last = BigInt(batch.lastOffset()) + 1n;
-        if (last > (next.get(id) ?? 0n) && (options.follow || plan.until === undefined || last <= plan.until)) next.set(id, last);
-        if (caughtUp(id) || (!options.follow && plan.until !== undefined && last >= plan.until)) done.add(id);
-        if (allDone()) finish();
-      },
-    });
-    for (const p of options.partitions) {
-      if (!done.has(key(p.topic, p.partition))) consumer.seek({ topic: p.topic, partition: p.partition, offset: p.from.toString() });
     }
-    await Promise.race([finished, failed]);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-    if (consumerConnected) await consumer.disconnect().catch(() => undefined);
     result.groupDeleted = await deleteGroup(admin, groupId, options.log);
   }
   return result;
+
+  async function readOnce(): Promise<void> {
+    const consumer = options.kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+      // Crashes end this consumer; readPartitions decides whether to start another.
+      retry: { retries: 5, restartOnFailure: async () => false },
+    });
+    let connected = false;
+    try {
+      const failed = new Promise<never>((_, reject) => {
+        consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
+      });
+      failed.catch(() => undefined);
+      // Partitions this read does not want are paused as soon as they are assigned.
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+          const unwanted = partitions.filter((p) => !wanted.has(key(topic, p)));
+          if (unwanted.length) consumer.pause([{ topic, partitions: unwanted }]);
+        }
+      });
+      await consumer.connect();
+      connected = true;
+      await consumer.subscribe({ topics: [...new Set(options.partitions.map((p) => p.topic))], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, isRunning, isStale }) => {
+          const id = key(batch.topic, batch.partition);
+          const plan = wanted.get(id);
+          if (!plan || done.has(id)) return;
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale() || done.has(id)) return;
+            const offset = BigInt(message.offset);
+            // Before the seek took effect, or a batch fetched again: never show a message twice.
+            if (offset < (next.get(id) ?? plan.from)) continue;
+            if (!options.follow && plan.until !== undefined && offset >= plan.until) break;
+            next.set(id, offset + 1n);
+            const answer = options.onMessage({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: message.offset,
+              timestamp: message.timestamp,
+              key: message.key ?? null,
+              value: message.value ?? null,
+              headers: message.headers ?? {},
+            });
+            if (answer === 'stop') {
+              finish();
+              return;
+            }
+          }
+          // Offsets without a message (transaction markers, compaction) still count as read.
+          const last = BigInt(batch.lastOffset()) + 1n;
+          if (last > (next.get(id) ?? 0n) && (options.follow || plan.until === undefined || last <= plan.until)) next.set(id, last);
+          if (caughtUp(id) || (!options.follow && plan.until !== undefined && last >= plan.until)) done.add(id);
+          if (allDone()) finish();
+        },
+      });
+      for (const p of options.partitions) {
+        const id = key(p.topic, p.partition);
+        if (!done.has(id)) consumer.seek({ topic: p.topic, partition: p.partition, offset: (next.get(id) ?? p.from).toString() });
+      }
+      await Promise.race([finished, failed]);
+    } finally {
+      if (connected) await consumer.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+function isRetriable(error: unknown): boolean {
+  let cause: unknown = error;
+  while (cause && typeof cause === 'object') {
+    const e = cause as { retriable?: boolean; name?: string; cause?: unknown };
+    if (e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSGroupCoordinatorNotFound') return true;
+    cause = e.cause;
+  }
+  return false;
 }
 
 /** Deletes the temporary group; a coordinator that still sees the member leaving gets a few more tries. */
