@@ -90,16 +90,26 @@ export class StatusMonitor {
   }
 
   async look(): Promise<void> {
-    try {
-      if (!this.adminConnected) {
-        await this.admin.connect();
-        this.adminConnected = true;
+    // A broker that answers but whose group coordinator is still loading (a fresh or restarted
+    // broker) is not unreachable: ask again for a few seconds. One that does not answer is.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!this.adminConnected) {
+          await this.admin.connect();
+          this.adminConnected = true;
+        }
+        this.window.push(await lookAtKafka(this.admin, await this.groups(), this.topics.deadLetters));
+        if (this.window.length > WINDOW) this.window.shift();
+        this.kafkaError = undefined;
+        return;
+      } catch (error) {
+        if (attempt < 8 && coordinatorNotReady(error)) {
+          await sleep(500);
+          continue;
+        }
+        this.kafkaError = `cannot read Kafka at ${this.options.brokers.join(',')}: ${errorMessage(error)}`;
+        return;
       }
-      this.window.push(await lookAtKafka(this.admin, await this.groups(), this.topics.deadLetters));
-      if (this.window.length > WINDOW) this.window.shift();
-      this.kafkaError = undefined;
-    } catch (error) {
-      this.kafkaError = `cannot read Kafka at ${this.options.brokers.join(',')}: ${errorMessage(error)}`;
     }
   }
 
@@ -251,6 +261,17 @@ export class StatusMonitor {
     if (this.adminConnected) await this.admin.disconnect().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
+}
+
+function coordinatorNotReady(error: unknown): boolean {
+  let cause: unknown = error;
+  while (cause && typeof cause === 'object') {
+    const e = cause as { name?: string; retriable?: boolean; type?: string; cause?: unknown };
+    if (e.name === 'KafkaJSGroupCoordinatorNotFound') return true;
+    if (e.name === 'KafkaJSProtocolError' && e.retriable) return true;
+    cause = e.cause;
+  }
+  return false;
 }
 
 /** One report: `looks` looks at Kafka `intervalMs` apart, then everything else. */
