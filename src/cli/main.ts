@@ -18,6 +18,8 @@ import { applyCommand } from './commands/apply.js';
 import { historyCommand } from './commands/history.js';
 import { historyServeCommand } from './commands/history-serve.js';
 import { reconcileCommand } from './commands/reconcile.js';
+import { tailCommand } from './commands/tail.js';
+import { statusCommand } from './commands/status.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -57,6 +59,8 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     historyCommand,
     historyServeCommand,
     reconcileCommand,
+    statusCommand,
+    tailCommand,
   ]) {
     const command = make(context);
     copySettings(program, command);
