@@ -20,6 +20,7 @@ import { historyServeCommand } from './commands/history-serve.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { tailCommand } from './commands/tail.js';
 import { statusCommand } from './commands/status.js';
+import { replayCommand } from './commands/replay.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -61,6 +62,7 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     reconcileCommand,
     statusCommand,
     tailCommand,
+    replayCommand,
   ]) {
     const command = make(context);
     copySettings(program, command);

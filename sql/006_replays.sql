@@ -1,0 +1,43 @@
+-- Bookkeeping of `paymentsctl replay`: one row per run that acts (--execute), one row per message
+-- it sends, so a stopped run can be started again without sending anything twice, and a message
+-- already replayed is skipped unless asked again.
+CREATE TABLE replays (
+  id           bigserial   PRIMARY KEY,
+  source       text        NOT NULL CHECK (source IN ('dlq', 'outbox', 'stripe-events')),
+  -- who ran it: the operating-system user and host
+  os_user      text        NOT NULL,
+  host         text        NOT NULL,
+  -- the filters and destination as given, for `replay show`
+  selection    jsonb       NOT NULL,
+  status       text        NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
+  selected     integer     NOT NULL DEFAULT 0,
+  replayed     integer     NOT NULL DEFAULT 0,
+  skipped      integer     NOT NULL DEFAULT 0,
+  failed       integer     NOT NULL DEFAULT 0,
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  finished_at  timestamptz
+);
+
+CREATE INDEX replays_by_start ON replays (started_at DESC, id DESC);
+
+CREATE TABLE replay_messages (
+  replay_id              bigint      NOT NULL REFERENCES replays (id),
+  -- where the message was read: a dead-letter topic, partition and offset
+  source_topic           text        NOT NULL,
+  source_partition       integer     NOT NULL,
+  source_offset          bigint      NOT NULL,
+  -- its CloudEvents id, when it has one
+  event_id               text,
+  destination_topic      text        NOT NULL,
+  -- known once the broker acknowledged the copy
+  destination_partition  integer,
+  destination_offset     bigint,
+  -- sending: written before the send, so a run killed mid-send leaves a trace; sent: acknowledged
+  status                 text        NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+  error                  text,
+  recorded_at            timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (replay_id, source_topic, source_partition, source_offset)
+);
+
+-- "already replayed?" is asked by source position.
+CREATE INDEX replay_messages_by_source ON replay_messages (source_topic, source_partition, source_offset);

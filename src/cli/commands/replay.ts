@@ -1,0 +1,157 @@
+import { Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { addStoreOptions, collect, type StoreFlags } from '../options.js';
+
+interface DlqFlags extends StoreFlags {
+  topic: string[];
+  since?: string;
+  until?: string;
+  key?: string;
+  type?: string;
+  errorKind?: string;
+  reason?: string;
+  eventId: string[];
+  limit?: string;
+  to?: string;
+  again?: boolean;
+  execute?: boolean;
+  rate: string;
+}
+
+const DLQ_HELP_AFTER = `
+What a copy carries: the dead letter's key (same partition), its value byte for byte and every header
+(the ce_* ones with the same ce_id, so an inbox that processed it already drops it), except the
+dead-letter headers (paymentsctl_attempts, _error, _error_kind, _dlq_reason, _failed_at, _due_at,
+_original_*). paymentsctl_consumer stays: the copy is for the handler that failed it. Added, replaced on
+every replay so they never pile up: paymentsctl_replay_id, _replayed_at, _replay_source_topic,
+_replay_source_partition, _replay_source_offset, _replay_count.
+
+Each copy is recorded in the replays tables before it is sent and once the broker acknowledged it
+(idempotent producer, acks from all in-sync replicas): a dead letter replayed before is skipped unless
+--again, and after Ctrl-C the same command goes on where it stopped.
+
+Exit codes: 0 done (a dry run lists what it would send) · 1 some messages could not be replayed (listed) ·
+2 a bad selection or destination · 3 PostgreSQL or Kafka unreachable · 130 interrupted
+
+Examples:
+  paymentsctl replay dlq                                        # what would be replayed, grouped
+  paymentsctl replay dlq --topic orders.placed --since 2h --error-kind transient --execute
+  paymentsctl replay dlq --event-id 5f0c…  --execute --json
+  paymentsctl replay list && paymentsctl replay show 12`;
+
+export function replayCommand(ctx: () => CliContext): Command {
+  const replay = new Command('replay')
+    .summary('put failed work back through the pipeline: dead letters (dry run unless --execute)')
+    .description(
+      'Re-drive what failed during an incident, once its cause is fixed, without losing a message or ' +
+        'sending one twice: dead letters back to the topic each came from. Dry run unless --execute; ' +
+        'every run that acts is recorded (replay list, replay show).',
+    );
+
+  const dlq = replay
+    .command('dlq')
+    .description(
+      'Send dead letters back to the topic each came from (its paymentsctl_original_topic header), or with\n' +
+        "--to to one of the pipeline's own topics or retry topics. Without --execute: what would be sent,\n" +
+        'grouped by original topic × error kind × reason, with counts and a sample.',
+    )
+    .addOption(
+      new Option('--topic <name>', 'which dead-letter topics (orders.placed or orders.placed.dlq; repeatable); default all')
+        .argParser(collect)
+        .default([]),
+    )
+    .option('--since <time>', 'only dead-lettered at or after this ISO time or duration ago (2h, 1d)')
+    .option('--until <time>', 'only dead-lettered at or before this ISO time or duration ago')
+    .option('--key <glob>', 'only messages whose key matches')
+    .option('--type <glob>', 'only messages whose CloudEvents type (ce_type) matches')
+    .addOption(new Option('--error-kind <kind>', 'only this error kind').choices(['transient', 'permanent', 'invalid_message']))
+    .option('--reason <glob>', 'only this dead-letter reason (retries_exhausted, permanent_error, invalid_message) or error text')
+    .addOption(new Option('--event-id <id>', 'only this CloudEvents id (repeatable)').argParser(collect).default([]))
+    .option('--limit <n>', 'at most this many messages (in topic, partition, offset order)')
+    .option('--to <topic>', 'send every copy to this topic (without the prefix) instead of its own')
+    .option('--again', 'also send messages replayed before (inboxes drop what was processed)')
+    .option('--execute', 'send them (default: dry run)')
+    .option('--rate <n>', 'messages per second at most', '100');
+  addStoreOptions(dlq);
+  dlq.addHelpText('after', DLQ_HELP_AFTER).action(async (flags: DlqFlags) => {
+    const c = ctx();
+    const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt } = await import('../../config.js');
+    const { parseTime } = await import('../../ops/tail/start.js');
+    const { UsageError } = await import('../../errors.js');
+    const { replayDeadLetters } = await import('../../ops/replay/dlq.js');
+    const { renderJson } = await import('../../ui/output.js');
+    const { renderDlqReport, replayProgressReporter } = await import('../../ui/replay.js');
+    const { interruptible } = await import('../interrupt.js');
+    const now = Date.now();
+    const time = (value: string | undefined, flag: string) => {
+      if (value === undefined) return undefined;
+      const ms = parseTime(value, now);
+      if (ms === undefined) throw new UsageError(`${flag} must be an ISO time or a duration ago (15m, 2h), got "${value}"`);
+      return ms;
+    };
+    const sinceMs = time(flags.since, '--since');
+    const untilMs = time(flags.until, '--until');
+    if (sinceMs !== undefined && untilMs !== undefined && sinceMs > untilMs) throw new UsageError('--since is after --until');
+    const rate = positiveInt(flags.rate, '--rate', { min: 1, max: 10_000 });
+    const progress = replayProgressReporter(c.stderr, !c.json && Boolean(process.stderr.isTTY));
+    const report = await interruptible((signal) =>
+      replayDeadLetters({
+        databaseUrl: databaseUrl(flags),
+        brokers: kafkaBrokers(flags),
+        kafkaSecurity: kafkaSecurity(flags),
+        prefix: topicPrefix(flags),
+        topics: flags.topic,
+        selection: {
+          ...(sinceMs !== undefined ? { sinceMs } : {}),
+          ...(untilMs !== undefined ? { untilMs } : {}),
+          ...(flags.key !== undefined ? { key: flags.key } : {}),
+          ...(flags.type !== undefined ? { type: flags.type } : {}),
+          ...(flags.errorKind !== undefined ? { errorKind: flags.errorKind } : {}),
+          ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
+          eventIds: flags.eventId,
+          ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
+        },
+        ...(flags.to !== undefined ? { to: flags.to } : {}),
+        again: Boolean(flags.again),
+        execute: Boolean(flags.execute),
+        rate,
+        log: c.log,
+        signal,
+        onProgress: progress.update,
+      }),
+    ).finally(progress.done);
+    c.stdout(c.json ? renderJson(report) : renderDlqReport(report));
+    c.exitCode = report.exitCode;
+  });
+
+  const list = replay
+    .command('list')
+    .description('The replay runs recorded, newest first: who (OS user and host), when, source, counts, status')
+    .option('--limit <n>', 'how many runs', '20');
+  addStoreOptions(list, ['databaseUrl']);
+  list.action(async (flags: StoreFlags & { limit: string }) => {
+    const c = ctx();
+    const { databaseUrl, positiveInt } = await import('../../config.js');
+    const { listReplayRuns } = await import('../../ops/replay/runs.js');
+    const { renderJson } = await import('../../ui/output.js');
+    const { renderReplayList } = await import('../../ui/replay.js');
+    const runs = await listReplayRuns(databaseUrl(flags), positiveInt(flags.limit, '--limit', { min: 1, max: 10_000 }));
+    c.stdout(c.json ? renderJson(runs) : renderReplayList(runs));
+  });
+
+  const show = replay
+    .command('show')
+    .description('One replay run: its selection, counts, and each message (source topic/partition/offset → destination offset)')
+    .argument('<id>', 'the run id (replay list)');
+  addStoreOptions(show, ['databaseUrl']);
+  show.action(async (id: string, flags: StoreFlags) => {
+    const c = ctx();
+    const { databaseUrl } = await import('../../config.js');
+    const { showReplayRun } = await import('../../ops/replay/runs.js');
+    const { renderJson } = await import('../../ui/output.js');
+    const { renderReplayShow } = await import('../../ui/replay.js');
+    const found = await showReplayRun(databaseUrl(flags), id);
+    c.stdout(c.json ? renderJson(found) : renderReplayShow(found));
+  });
+  return replay;
+}
