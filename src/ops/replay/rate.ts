@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * At most `perSecond` sends a second, evenly spaced: the n-th send waits until start + n/perSecond.
- * The clock and the sleep are injectable so the schedule can be tested without timing anything.
+ * At most `perSecond` sends a second: each send starts at least 1/perSecond after the one before.
+ * A slow send is not made up for with a burst afterwards (the destination's consumers feel bursts).
+ * The clock and the sleep are injectable so the schedule is tested without timing anything.
  */
 export class SendPacer {
-  private sent = 0;
-  private start: number | undefined;
+  private last: number | undefined;
 
   constructor(
     private readonly perSecond: number,
@@ -17,15 +17,14 @@ export class SendPacer {
 
   /** How long the next send must wait, from now. */
   delayBeforeNext(): number {
-    if (this.start === undefined) return 0;
-    return Math.max(0, this.start + (this.sent * 1000) / this.perSecond - this.now());
+    if (this.last === undefined) return 0;
+    return Math.max(0, this.last + 1000 / this.perSecond - this.now());
   }
 
   /** Waits for the next slot (or the signal) and takes it. */
   async next(signal?: AbortSignal): Promise<void> {
-    this.start ??= this.now();
     const delay = this.delayBeforeNext();
     if (delay > 0) await this.wait(delay, signal);
-    this.sent++;
+    this.last = this.now();
   }
 }
