@@ -146,9 +146,16 @@ export async function readPartitions(options: ReadOptions): Promise<ReadResult> 
           if (allDone()) finish();
         },
       });
-      for (const p of options.partitions) {
-        const id = key(p.topic, p.partition);
-        if (!done.has(id)) consumer.seek({ topic: p.topic, partition: p.partition, offset: (next.get(id) ?? p.from).toString() });
+      try {
+        for (const p of options.partitions) {
+          const id = key(p.topic, p.partition);
+          if (!done.has(id)) consumer.seek({ topic: p.topic, partition: p.partition, offset: (next.get(id) ?? p.from).toString() });
+        }
+      } catch (error) {
+        // A consumer that crashed while joining (a coordinator still loading) refuses the seek
+        // ("not initialized"): what counts is the crash, which readPartitions may start over from.
+        await Promise.race([failed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+        throw error;
       }
       await Promise.race([finished, failed]);
     } finally {
