@@ -41,3 +41,35 @@ CREATE TABLE replay_messages (
 
 -- "already replayed?" is asked by source position.
 CREATE INDEX replay_messages_by_source ON replay_messages (source_topic, source_partition, source_offset);
+
+-- What `replay outbox --execute` did to each outbox row: reset (the publisher tries it again) or
+-- discard (moved to outbox_discarded), with the error it had.
+CREATE TABLE replay_outbox_rows (
+  replay_id       bigint      NOT NULL REFERENCES replays (id),
+  outbox_id       bigint      NOT NULL,
+  event_id        uuid        NOT NULL,
+  topic           text        NOT NULL,
+  key             text        NOT NULL,
+  action          text        NOT NULL CHECK (action IN ('reset', 'discard')),
+  previous_error  text,
+  recorded_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (replay_id, outbox_id)
+);
+
+-- Outbox rows an operator discarded: kept whole, with why and by which run, never deleted. Out of
+-- the outbox itself, so they no longer hold back the later events of their key.
+CREATE TABLE outbox_discarded (
+  id            bigint      PRIMARY KEY,
+  event_id      uuid        NOT NULL UNIQUE,
+  topic         text        NOT NULL,
+  key           text        NOT NULL,
+  type          text        NOT NULL,
+  payload       jsonb       NOT NULL,
+  headers       jsonb       NOT NULL,
+  created_at    timestamptz NOT NULL,
+  attempts      integer     NOT NULL,
+  last_error    text,
+  reason        text        NOT NULL CHECK (reason <> ''),
+  replay_id     bigint      NOT NULL REFERENCES replays (id),
+  discarded_at  timestamptz NOT NULL DEFAULT now()
+);

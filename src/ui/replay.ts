@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { DlqReplayReport } from '../ops/replay/dlq.js';
+import type { OutboxReplayReport } from '../ops/replay/outbox.js';
 import type { ReplayMessageRow, ReplayRun } from '../ops/replay/store.js';
 import { mark } from './output.js';
 
@@ -120,5 +121,26 @@ export function renderReplayShow(found: { run: ReplayRun; messages: ReplayMessag
         `${m.eventId ? chalk.dim(` ce_id=${m.eventId}`) : ''}${m.error ? ` ${chalk.red(short(m.error))}` : ''}`,
     );
   }
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderOutboxReport(report: OutboxReplayReport): string {
+  const verb = report.action === 'discard' ? 'discard' : 'reset';
+  const lines = [
+    `${chalk.bold(report.mode === 'plan' ? 'replay outbox (dry run)' : `replay outbox · run ${report.replayId ?? '-'}`)} · ` +
+      `${report.rows.length} row${report.rows.length === 1 ? '' : 's'} set aside`,
+  ];
+  for (const row of report.rows)
+    lines.push(
+      `  #${row.id} ${chalk.cyan(row.topic)} key=${JSON.stringify(row.key)} ${row.type} ${chalk.dim(row.eventId)} ` +
+        `attempts ${row.attempts} · ${row.createdAt}\n    ${chalk.red(short(row.error, 200))}`,
+    );
+  lines.push('');
+  if (!report.rows.length) lines.push(`${mark.ok()} nothing set aside`);
+  else if (report.mode === 'plan') lines.push(`${mark.pending()} dry run: nothing changed; add --execute to ${verb} them`);
+  else
+    lines.push(
+      `${mark.ok()} ${report.done} ${verb === 'reset' ? 'reset (the publisher sends them again)' : 'discarded (kept in outbox_discarded)'}`,
+    );
   return `${lines.join('\n')}\n`;
 }

@@ -41,10 +41,10 @@ Examples:
 
 export function replayCommand(ctx: () => CliContext): Command {
   const replay = new Command('replay')
-    .summary('put failed work back through the pipeline: dead letters (dry run unless --execute)')
+    .summary('put failed work back through the pipeline: dead letters, set-aside outbox rows (dry run unless --execute)')
     .description(
       'Re-drive what failed during an incident, once its cause is fixed, without losing a message or ' +
-        'sending one twice: dead letters back to the topic each came from. Dry run unless --execute; ' +
+        'sending one twice: dead letters back to the topic each came from, outbox rows the publisher set aside back to it. Dry run unless --execute; ' +
         'every run that acts is recorded (replay list, replay show).',
     );
 
@@ -123,6 +123,50 @@ export function replayCommand(ctx: () => CliContext): Command {
     c.stdout(c.json ? renderJson(report) : renderDlqReport(report));
     c.exitCode = report.exitCode;
   });
+
+  const outbox = replay
+    .command('outbox')
+    .description(
+      'Outbox rows the publisher set aside (Kafka would not take them: too large, unknown topic, ...), listed ' +
+        'with their errors. --execute resets them so the publisher sends them again once the cause is fixed; ' +
+        '--discard --reason TEXT --execute moves them to outbox_discarded instead (kept whole with the reason, ' +
+        'never deleted), so they no longer hold back the later events of their key. Audited per run and row.',
+    )
+    .addOption(new Option('--topic <name>', 'only rows of this outbox topic (repeatable)').argParser(collect).default([]))
+    .addOption(new Option('--event-id <uuid>', 'only this event (repeatable)').argParser(collect).default([]))
+    .option('--limit <n>', 'at most this many rows (oldest first)')
+    .option('--discard', 'discard the rows instead of resetting them (needs --reason)')
+    .option('--reason <text>', 'why they are discarded: kept with each row')
+    .option('--execute', 'reset (or discard) them (default: dry run)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  paymentsctl replay outbox\n  paymentsctl replay outbox --event-id 0b6e…  --execute\n' +
+        "  paymentsctl replay outbox --topic orders.placed --discard --reason 'test order, never to be sent' --execute",
+    );
+  addStoreOptions(outbox, ['databaseUrl']);
+  outbox.action(
+    async (
+      flags: StoreFlags & { topic: string[]; eventId: string[]; limit?: string; discard?: boolean; reason?: string; execute?: boolean },
+    ) => {
+      const c = ctx();
+      const { databaseUrl, positiveInt } = await import('../../config.js');
+      const { replayOutbox } = await import('../../ops/replay/outbox.js');
+      const { renderJson } = await import('../../ui/output.js');
+      const { renderOutboxReport } = await import('../../ui/replay.js');
+      const report = await replayOutbox({
+        databaseUrl: databaseUrl(flags),
+        topics: flags.topic,
+        eventIds: flags.eventId,
+        ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
+        discard: Boolean(flags.discard),
+        ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
+        execute: Boolean(flags.execute),
+        log: c.log,
+      });
+      c.stdout(c.json ? renderJson(report) : renderOutboxReport(report));
+      c.exitCode = report.exitCode;
+    },
+  );
 
   const list = replay
     .command('list')
