@@ -42,16 +42,18 @@ CREATE TABLE replay_messages (
 -- "already replayed?" is asked by source position.
 CREATE INDEX replay_messages_by_source ON replay_messages (source_topic, source_partition, source_offset);
 
--- What `replay outbox --execute` did to each outbox row: reset (the publisher tries it again) or
--- discard (moved to outbox_discarded), with the error it had.
+-- What `replay outbox --execute` did to each outbox row: reset (the publisher tries it again),
+-- discard (moved to outbox_discarded), or republish (an event already published sent again, with
+-- the same event id, for a downstream that lost data), with the error or publish time it had.
 CREATE TABLE replay_outbox_rows (
   replay_id       bigint      NOT NULL REFERENCES replays (id),
   outbox_id       bigint      NOT NULL,
   event_id        uuid        NOT NULL,
   topic           text        NOT NULL,
   key             text        NOT NULL,
-  action          text        NOT NULL CHECK (action IN ('reset', 'discard')),
-  previous_error  text,
+  action          text        NOT NULL CHECK (action IN ('reset', 'discard', 'republish')),
+  previous_error         text,
+  previous_published_at  timestamptz,
   recorded_at     timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (replay_id, outbox_id)
 );

@@ -125,18 +125,20 @@ export function renderReplayShow(found: { run: ReplayRun; messages: ReplayMessag
 }
 
 export function renderOutboxReport(report: OutboxReplayReport): string {
-  const verb = report.action === 'discard' ? 'discard' : 'reset';
+  const verb = report.action;
+  const what = report.action === 'republish' ? 'published, to send again' : 'set aside';
   const lines = [
     `${chalk.bold(report.mode === 'plan' ? 'replay outbox (dry run)' : `replay outbox · run ${report.replayId ?? '-'}`)} · ` +
-      `${report.rows.length} row${report.rows.length === 1 ? '' : 's'} set aside`,
+      `${report.rows.length} row${report.rows.length === 1 ? '' : 's'} ${what}`,
   ];
   for (const row of report.rows)
     lines.push(
       `  #${row.id} ${chalk.cyan(row.topic)} key=${JSON.stringify(row.key)} ${row.type} ${chalk.dim(row.eventId)} ` +
-        `attempts ${row.attempts} · ${row.createdAt}\n    ${chalk.red(short(row.error, 200))}`,
+        `attempts ${row.attempts} · ${row.createdAt}` +
+        (row.error ? `\n    ${chalk.red(short(row.error, 200))}` : row.publishedAt ? chalk.dim(` · published ${row.publishedAt}`) : ''),
     );
   lines.push('');
-  if (!report.rows.length) lines.push(`${mark.ok()} nothing set aside`);
+  if (!report.rows.length) lines.push(`${mark.ok()} nothing ${what}`);
   else if (report.mode === 'plan') lines.push(`${mark.pending()} dry run: nothing changed; add --execute to ${verb} them`);
   else
     lines.push(

@@ -95,4 +95,36 @@ describe('paymentsctl replay outbox', () => {
     ]);
     expect((await replay([])).rows).toEqual([]);
   });
+
+  it('--published sends an event already published again, same event id, audited with when it was first published', async () => {
+    const onTopic = async () =>
+      (await consumeUntil(kafkaBrokers, `${prefix}orders.placed`, (m) => m.some((x) => x.key === 'ord-big'))).filter(
+        (m) => m.key === 'ord-big',
+      );
+    const before = await onTopic();
+    const first = before[0]!;
+    expect((await runCli(['replay', 'outbox', '--published'], env)).exitCode).toBe(2);
+    expect((await runCli(['replay', 'outbox', '--since', '1h'], env)).exitCode).toBe(2);
+    const plan = await replay(['--published', '--event-id', first.headers.ce_id!]);
+    expect(plan).toMatchObject({ mode: 'plan', action: 'republish', done: 0 });
+    expect(plan.rows).toEqual([expect.objectContaining({ eventId: first.headers.ce_id, publishedAt: expect.any(String) })]);
+    const done = await replay(['--published', '--event-id', first.headers.ce_id!, '--execute']);
+    expect(done).toMatchObject({ action: 'republish', done: 1 });
+    const after = await consumeUntil(
+      kafkaBrokers,
+      `${prefix}orders.placed`,
+      (m) => m.filter((x) => x.key === 'ord-big').length > before.length,
+    );
+    const copies = after.filter((m) => m.headers.ce_id === first.headers.ce_id);
+    expect(copies).toHaveLength(2);
+    expect(copies[1]!.value).toBe(first.value);
+    const audit = (await pool.query('SELECT action, previous_published_at FROM replay_outbox_rows WHERE replay_id = $1', [done.replayId]))
+      .rows;
+    expect(audit).toEqual([{ action: 'republish', previous_published_at: new Date(plan.rows[0]!.publishedAt!) }]);
+    await waitFor(
+      'the row published again',
+      async () =>
+        (await pool.query('SELECT published_at FROM outbox WHERE event_id = $1', [first.headers.ce_id])).rows[0]?.published_at !== null,
+    );
+  });
 });

@@ -18,6 +18,18 @@ interface DlqFlags extends StoreFlags {
   rate: string;
 }
 
+interface OutboxFlags extends StoreFlags {
+  topic: string[];
+  eventId: string[];
+  limit?: string;
+  published?: boolean;
+  since?: string;
+  until?: string;
+  discard?: boolean;
+  reason?: string;
+  execute?: boolean;
+}
+
 const DLQ_HELP_AFTER = `
 What a copy carries: the dead letter's key (same partition), its value byte for byte and every header
 (the ce_* ones with the same ce_id, so an inbox that processed it already drops it), except the
@@ -130,43 +142,59 @@ export function replayCommand(ctx: () => CliContext): Command {
       'Outbox rows the publisher set aside (Kafka would not take them: too large, unknown topic, ...), listed ' +
         'with their errors. --execute resets them so the publisher sends them again once the cause is fixed; ' +
         '--discard --reason TEXT --execute moves them to outbox_discarded instead (kept whole with the reason, ' +
-        'never deleted), so they no longer hold back the later events of their key. Audited per run and row.',
+        'never deleted), so they no longer hold back the later events of their key. --published instead sends ' +
+        'events already published again (same event id, so inboxes that have them drop them) for a downstream ' +
+        'that lost data. Audited per run and row.',
     )
     .addOption(new Option('--topic <name>', 'only rows of this outbox topic (repeatable)').argParser(collect).default([]))
     .addOption(new Option('--event-id <uuid>', 'only this event (repeatable)').argParser(collect).default([]))
     .option('--limit <n>', 'at most this many rows (oldest first)')
+    .option('--published', 'instead: send events already published again (same event id), chosen by --event-id or --since/--until')
+    .option('--since <time>', 'with --published: created at or after this ISO time or duration ago')
+    .option('--until <time>', 'with --published: created at or before this ISO time or duration ago')
     .option('--discard', 'discard the rows instead of resetting them (needs --reason)')
     .option('--reason <text>', 'why they are discarded: kept with each row')
     .option('--execute', 'reset (or discard) them (default: dry run)')
     .addHelpText(
       'after',
       '\nExamples:\n  paymentsctl replay outbox\n  paymentsctl replay outbox --event-id 0b6e…  --execute\n' +
-        "  paymentsctl replay outbox --topic orders.placed --discard --reason 'test order, never to be sent' --execute",
+        "  paymentsctl replay outbox --topic orders.placed --discard --reason 'test order, never to be sent' --execute\n" +
+        '  paymentsctl replay outbox --published --topic payments.completed --since 2026-03-01T10:00Z --until 2026-03-01T12:00Z --execute',
     );
   addStoreOptions(outbox, ['databaseUrl']);
-  outbox.action(
-    async (
-      flags: StoreFlags & { topic: string[]; eventId: string[]; limit?: string; discard?: boolean; reason?: string; execute?: boolean },
-    ) => {
-      const c = ctx();
-      const { databaseUrl, positiveInt } = await import('../../config.js');
-      const { replayOutbox } = await import('../../ops/replay/outbox.js');
-      const { renderJson } = await import('../../ui/output.js');
-      const { renderOutboxReport } = await import('../../ui/replay.js');
-      const report = await replayOutbox({
-        databaseUrl: databaseUrl(flags),
-        topics: flags.topic,
-        eventIds: flags.eventId,
-        ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
-        discard: Boolean(flags.discard),
-        ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
-        execute: Boolean(flags.execute),
-        log: c.log,
-      });
-      c.stdout(c.json ? renderJson(report) : renderOutboxReport(report));
-      c.exitCode = report.exitCode;
-    },
-  );
+  outbox.action(async (flags: OutboxFlags) => {
+    const c = ctx();
+    const { databaseUrl, positiveInt } = await import('../../config.js');
+    const { parseTime } = await import('../../ops/tail/start.js');
+    const { UsageError } = await import('../../errors.js');
+    const { replayOutbox } = await import('../../ops/replay/outbox.js');
+    const { renderJson } = await import('../../ui/output.js');
+    const { renderOutboxReport } = await import('../../ui/replay.js');
+    const now = Date.now();
+    const time = (value: string | undefined, flag: string) => {
+      if (value === undefined) return undefined;
+      const ms = parseTime(value, now);
+      if (ms === undefined) throw new UsageError(`${flag} must be an ISO time or a duration ago (15m, 2h), got "${value}"`);
+      return ms;
+    };
+    const sinceMs = time(flags.since, '--since');
+    const untilMs = time(flags.until, '--until');
+    const report = await replayOutbox({
+      databaseUrl: databaseUrl(flags),
+      topics: flags.topic,
+      eventIds: flags.eventId,
+      ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
+      discard: Boolean(flags.discard),
+      published: Boolean(flags.published),
+      ...(sinceMs !== undefined ? { sinceMs } : {}),
+      ...(untilMs !== undefined ? { untilMs } : {}),
+      ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
+      execute: Boolean(flags.execute),
+      log: c.log,
+    });
+    c.stdout(c.json ? renderJson(report) : renderOutboxReport(report));
+    c.exitCode = report.exitCode;
+  });
 
   const list = replay
     .command('list')
