@@ -88,7 +88,7 @@ export function renderStatus(report: StatusReport): string {
           .map(([name, n]) => `${name} ×${n}`)
           .join(', ');
       lines.push(
-        `  ${d.topic.padEnd(34)} ${chalk.red(String(d.depth))} held, oldest ${formatAge(d.oldestAgeMs)}; kinds ${top(d.errorKinds) || '—'}; reasons ${top(d.reasons) || '—'}`,
+        `  ${d.topic.padEnd(34)} ${chalk.red(String(d.depth))} held${d.replayed ? ` (${d.replayed} replayed)` : ''}, oldest ${formatAge(d.oldestAgeMs)}; kinds ${top(d.errorKinds) || '—'}; reasons ${top(d.reasons) || '—'}`,
       );
     }
   }

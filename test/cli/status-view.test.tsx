@@ -34,7 +34,7 @@ const report = (over: Partial<StatusReport> = {}): StatusReport => ({
     },
   ],
   retries: [],
-  deadLetters: [{ topic: 'prod.orders.placed.dlq', depth: 2, oldestAgeMs: 90_000, errorKinds: {}, reasons: {}, sampled: 2 }],
+  deadLetters: [{ topic: 'prod.orders.placed.dlq', depth: 2, replayed: 0, oldestAgeMs: 90_000, errorKinds: {}, reasons: {}, sampled: 2 }],
   payments: { byStatus: { ...emptyOutcomes(), succeeded: 10 }, stuck: [], stuckCount: 0 },
   webhooks: { lastReceivedAgeMs: 1_000, lastHourByType: {} },
   stripe: { configured: false, reachable: null, mode: null },

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DlqReplayReport } from '../../src/ops/replay/dlq.js';
 import { ReplayHeaders } from '../../src/ops/replay/replay-headers.js';
+import type { StatusReport } from '../../src/ops/status/report.js';
 import { parseJson, runCli } from '../helpers/cli.js';
 import type { ConsumedMessage } from '../helpers/kafka.js';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
@@ -53,6 +54,11 @@ describe('replay dlq through a running worker', () => {
     const row = (await pipeline.pool.query('SELECT status FROM payments WHERE aggregate_id = $1', ['ord-replayed'])).rows[0];
     expect(row).toMatchObject({ status: 'succeeded' });
     expect((await pipeline.charges()).byOrder['ord-replayed']).toBe(1);
+
+    // status counts the dead-letter depth net of what was replayed.
+    const status = parseJson<StatusReport>((await runCli(['status', '--json', '--look-interval', '300ms'], pipeline.env)).stdout);
+    expect(status.deadLetters?.find((d) => d.topic === `${pipeline.prefix}orders.placed.dlq`)).toMatchObject({ depth: 1, replayed: 1 });
+    expect(status.findings.filter((f) => f.kind === 'dead_letters')).toEqual([]);
 
     const second = await replay(['--execute']);
     expect(second).toMatchObject({ selected: 1, alreadyReplayed: 1, toReplay: 0, replayed: 0 });

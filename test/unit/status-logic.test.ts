@@ -84,6 +84,7 @@ describe('findings: thresholds crossed', () => {
           {
             topic: 'p.orders.placed.dlq',
             depth: 2,
+            replayed: 0,
             oldestAgeMs: 5,
             errorKinds: { permanent: 2 },
             reasons: { permanent_error: 2 },
@@ -115,11 +116,19 @@ describe('findings: thresholds crossed', () => {
           ...quiet.outbox,
           topics: [{ topic: 'orders.placed', unpublished: 3, setAside: 0, oldestUnpublishedMs: 59_000, pastRetention: 0 }],
         },
-        deadLetters: [{ topic: 'd', depth: 2, oldestAgeMs: 5, errorKinds: {}, reasons: {}, sampled: 0 }],
+        deadLetters: [{ topic: 'd', depth: 2, replayed: 0, oldestAgeMs: 5, errorKinds: {}, reasons: {}, sampled: 0 }],
       },
       { ...DEFAULT_THRESHOLDS, maxDeadLetters: 2 },
     );
     expect(findings).toEqual([]);
+  });
+
+  it('dead letters replay dlq has put back do not count: depth is net of them', () => {
+    const dlq = { topic: 'p.orders.placed.dlq', depth: 3, oldestAgeMs: 5, errorKinds: {}, reasons: {}, sampled: 3 };
+    expect(findingsOf({ ...quiet, deadLetters: [{ ...dlq, replayed: 3 }] }, DEFAULT_THRESHOLDS)).toEqual([]);
+    const partly = findingsOf({ ...quiet, deadLetters: [{ ...dlq, replayed: 1 }] }, DEFAULT_THRESHOLDS);
+    expect(partly).toEqual([expect.objectContaining({ kind: 'dead_letters', value: 2 })]);
+    expect(partly[0]!.message).toContain('2 in p.orders.placed.dlq not replayed (3 held)');
   });
 
   it('a group without members, a stalled partition and a group too far behind name the group', () => {

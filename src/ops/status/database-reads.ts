@@ -183,3 +183,28 @@ export async function webhooksState(db: pg.Pool): Promise<WebhooksState> {
     lastHourByType: Object.fromEntries(byType.rows.map((r) => [r.type, Number(r.n)])),
   };
 }
+
+/** A dead-letter partition's offsets as status saw them: what is still on the topic. */
+export interface DeadLetterRange {
+  topic: string;
+  partition: number;
+  low: bigint;
+  high: bigint;
+}
+
+/** Per dead-letter topic, how many of the messages still on it `replay dlq` has put back (an acknowledged copy). */
+export async function replayedDeadLetters(db: pg.Pool, ranges: readonly DeadLetterRange[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (!ranges.length) return counts;
+  const { rows } = await db.query<{ topic: string; replayed: number }>(
+    `SELECT m.source_topic AS topic, count(DISTINCT (m.source_partition, m.source_offset))::int AS replayed
+       FROM replay_messages m
+       JOIN unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS r(topic, partition, low, high)
+         ON m.source_topic = r.topic AND m.source_partition = r.partition AND m.source_offset >= r.low AND m.source_offset < r.high
+      WHERE m.status = 'sent'
+      GROUP BY 1`,
+    [ranges.map((r) => r.topic), ranges.map((r) => r.partition), ranges.map((r) => r.low.toString()), ranges.map((r) => r.high.toString())],
+  );
+  for (const row of rows) counts.set(row.topic, row.replayed);
+  return counts;
+}

@@ -65,7 +65,8 @@ export function findingsOf(state: Sections, thresholds: StatusThresholds): Findi
     }
   }
   for (const dlq of state.deadLetters ?? []) {
-    if (dlq.depth > thresholds.maxDeadLetters) {
+    const waiting = dlq.depth - (dlq.replayed ?? 0);
+    if (waiting > thresholds.maxDeadLetters) {
       const reasons = Object.entries(dlq.reasons)
         .sort((a, b) => b[1] - a[1])
         .map(([reason, n]) => `${reason} ×${n}`)
@@ -73,8 +74,8 @@ export function findingsOf(state: Sections, thresholds: StatusThresholds): Findi
       findings.push({
         section: 'deadLetters',
         kind: 'dead_letters',
-        message: `dead letters: ${dlq.depth} in ${dlq.topic}${reasons ? ` (${reasons})` : ''}`,
-        value: dlq.depth,
+        message: `dead letters: ${waiting} in ${dlq.topic}${dlq.replayed ? ` not replayed (${dlq.depth} held)` : ''}${reasons ? ` (${reasons})` : ''}`,
+        value: waiting,
         threshold: thresholds.maxDeadLetters,
       });
     }

@@ -37,6 +37,8 @@ export interface RetryTopicReport {
 export interface DeadLetterReport {
   topic: string;
   depth: number;
+  /** of those, how many `replay dlq` has put back (an acknowledged copy): depth minus this still waits for someone */
+  replayed: number;
   /** age of the oldest message held, ms */
   oldestAgeMs: number | null;
   /** counts over the messages read (`sampled`), by error kind and by dead-letter reason */

@@ -9,7 +9,15 @@ import type { ReadMessage } from '../../kafka/reader.js';
 import type { Logger } from '../../log.js';
 import { FailureHeaders } from '../../worker/headers.js';
 import { consumedTopics } from '../pipeline-reads.js';
-import { expectedPublisherTopics, outboxState, paymentsState, publisherState, webhooksState } from './database-reads.js';
+import {
+  expectedPublisherTopics,
+  outboxState,
+  paymentsState,
+  publisherState,
+  replayedDeadLetters,
+  webhooksState,
+  type DeadLetterRange,
+} from './database-reads.js';
 import { findingsOf } from './findings.js';
 import {
   dueAtOfMessage,
@@ -148,6 +156,15 @@ export class StatusMonitor {
     const stripe = checkStripe(this.options.stripe);
     const kafka = this.kafkaError === undefined && this.window.length ? await this.kafkaSections() : undefined;
     if (this.kafkaError !== undefined) unreachable.push({ store: 'kafka', error: this.kafkaError });
+    if (kafka && database) {
+      // Dead letters already put back by `replay dlq` stay on their topic (never deleted), so the depth
+      // that counts is net of them. A database without the replay tables has replayed nothing.
+      const replayed = await replayedDeadLetters(this.pool, kafka.deadLetterRanges).catch((error: unknown) => {
+        this.options.log?.warn({ err: errorMessage(error) }, 'could not read what replay has put back; dead-letter depth not netted');
+        return new Map<string, number>();
+      });
+      for (const report of kafka.deadLetters) report.replayed = Math.min(report.depth, replayed.get(report.topic) ?? 0);
+    }
     const sections = {
       outbox: database ? { ...database.outbox, retainMs } : null,
       publisher: database?.publisher ?? null,
@@ -235,9 +252,11 @@ export class StatusMonitor {
     });
 
     const sample = BigInt(this.options.deadLetterSample ?? 500);
+    const deadLetterRanges: DeadLetterRange[] = [];
     const deadLetters: DeadLetterReport[] = this.topics.deadLetters.map((topic) => {
-      const report: DeadLetterReport = { topic, depth: 0, oldestAgeMs: null, errorKinds: {}, reasons: {}, sampled: 0 };
+      const report: DeadLetterReport = { topic, depth: 0, replayed: 0, oldestAgeMs: null, errorKinds: {}, reasons: {}, sampled: 0 };
       for (const [partition, end] of last.ends.get(topic) ?? []) {
+        deadLetterRanges.push({ topic, partition, low: end.low, high: end.high });
         const depth = end.high - end.low;
         report.depth += Number(depth);
         if (depth <= 0n) continue;
@@ -263,7 +282,7 @@ export class StatusMonitor {
       const known = group.partitions.map((p) => p.timeLagMs).filter((ms): ms is number => ms !== null);
       group.maxTimeLagMs = known.length ? Math.max(...known) : null;
     }
-    return { consumers, retries, deadLetters };
+    return { consumers, retries, deadLetters, deadLetterRanges };
   }
 
   async close(): Promise<void> {
