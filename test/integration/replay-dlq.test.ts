@@ -7,7 +7,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import { ensurePipelineTopics } from '../../src/kafka/ensure.js';
 import { readPartitions, type ReadMessage } from '../../src/kafka/reader.js';
 import type { DlqReplayReport } from '../../src/ops/replay/dlq.js';
-import { ReplayHeaders } from '../../src/ops/replay/replay-headers.js';
+import { ReplayHeaders, replayHeaders } from '../../src/ops/replay/replay-headers.js';
 import type { ReplayMessageRow, ReplayRun } from '../../src/ops/replay/store.js';
 import { failureHeaders } from '../../src/worker/headers.js';
 import { BIN, parseJson, runCli } from '../helpers/cli.js';
@@ -245,6 +245,57 @@ describe('paymentsctl replay dlq', () => {
       expect([m.destinationPartition, m.destinationOffset]).toEqual([copy.partition, copy.offset]);
     }
     expect((await runCli(['replay', 'show', '999999'], env)).exitCode).toBe(2);
+  });
+
+  it('a run killed between a send and its answer: the re-run finds the copy that arrived and sends only the one that did not', async () => {
+    const { prefix, env } = await pipelineTopics();
+    await deadLetter(prefix, 'orders.placed', [
+      { id: 'evt-k1', key: 'ord-k1' },
+      { id: 'evt-k2', key: 'ord-k2' },
+    ]);
+    const deadLetters = await readAll(`${prefix}orders.placed.dlq`);
+    const [arrived, lost] = ['evt-k1', 'evt-k2'].map((id) => deadLetters.find((m) => String(m.headers.ce_id) === id)!);
+    // What a killed run leaves: both recorded as being sent; the broker had taken only the first.
+    const killed = (
+      await pool.query<{ id: string }>(
+        `INSERT INTO replays (source, os_user, host, selection, status) VALUES ('dlq', 'test', 'test', '{}', 'running') RETURNING id::text`,
+      )
+    ).rows[0]!.id;
+    for (const m of [arrived!, lost!])
+      await pool.query(
+        `INSERT INTO replay_messages (replay_id, source_topic, source_partition, source_offset, event_id, destination_topic, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'sending')`,
+        [killed, m.topic, m.partition, m.offset, String(m.headers.ce_id), `${prefix}orders.placed`],
+      );
+    await producer.send({
+      topic: `${prefix}orders.placed`,
+      messages: [
+        {
+          key: arrived!.key,
+          value: arrived!.value,
+          headers: replayHeaders(arrived!.headers, {
+            replayId: killed,
+            at: new Date(),
+            source: { topic: arrived!.topic, partition: arrived!.partition, offset: arrived!.offset },
+            count: 1,
+          }),
+        },
+      ],
+    });
+
+    const rerun = await replay(env, ['--execute']);
+    expect(rerun).toMatchObject({ selected: 2, alreadyReplayed: 1, replayed: 1, failed: [] });
+    expect(eventIds(await readAll(`${prefix}orders.placed`))).toEqual(['evt-k1', 'evt-k2']);
+    const rows = (
+      await pool.query<{ event_id: string; status: string }>(
+        `SELECT event_id, status FROM replay_messages WHERE replay_id = $1 ORDER BY event_id`,
+        [killed],
+      )
+    ).rows;
+    expect(rows).toEqual([
+      { event_id: 'evt-k1', status: 'sent' },
+      { event_id: 'evt-k2', status: 'failed' },
+    ]);
   });
 
   it('Ctrl-C in the middle, then the same command again: each selected message in the destination exactly once', async () => {

@@ -20,7 +20,8 @@ import {
   type DlqSelection,
   type PlanGroup,
 } from './selection.js';
-import { closeReplay, openReplay, recordOutcome, recordSending, replayedCounts } from './store.js';
+import { closeReplay, openReplay, recordOutcome, recordSending, replayedCounts, unacknowledgedSends } from './store.js';
+import { settleUnacknowledged } from './unacknowledged.js';
 
 export interface DlqReplayOptions {
   databaseUrl: string;
@@ -184,6 +185,12 @@ export async function replayDeadLetters(options: DlqReplayOptions): Promise<DlqR
   const pool = createPool(options.databaseUrl, { max: 2, applicationName: 'paymentsctl-replay' });
   try {
     const position = (l: DeadLetter) => ({ topic: l.message.topic, partition: l.message.partition, offset: l.message.offset });
+    if (options.execute) {
+      const unanswered = await postgres(options.databaseUrl, () => unacknowledgedSends(pool, selected.map(position)));
+      await settleUnacknowledged(kafka, pool, unanswered, options.log).catch((error: unknown) => {
+        throw kafkaUnavailable(options.brokers, error);
+      });
+    }
     const copies = await postgres(options.databaseUrl, () => replayedCounts(pool, selected.map(position)));
     const copiesOf = (l: DeadLetter) => copies.get(positionKey(l.message.topic, l.message.partition, l.message.offset)) ?? 0;
     const alreadyReplayed = selected.filter((l) => copiesOf(l) > 0).length;

@@ -195,3 +195,37 @@ export async function readReplay(pool: pg.Pool, id: string): Promise<{ run: Repl
     })),
   };
 }
+
+export interface UnacknowledgedSend {
+  replayId: string;
+  source: SourcePosition;
+  destinationTopic: string;
+  recordedAt: Date;
+}
+
+/** Copies a run recorded as being sent and never as acknowledged or failed: it was killed in between. */
+export async function unacknowledgedSends(pool: pg.Pool, positions: readonly SourcePosition[]): Promise<UnacknowledgedSend[]> {
+  if (!positions.length) return [];
+  const { rows } = await pool.query<{
+    replay_id: string;
+    topic: string;
+    partition: number;
+    offset: string;
+    destination_topic: string;
+    recorded_at: Date;
+  }>(
+    `SELECT m.replay_id::text, m.source_topic AS topic, m.source_partition AS partition, m.source_offset::text AS offset,
+            m.destination_topic, m.recorded_at
+       FROM replay_messages m
+       JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS p(topic, partition, "offset")
+         ON m.source_topic = p.topic AND m.source_partition = p.partition AND m.source_offset = p."offset"
+      WHERE m.status = 'sending'`,
+    [positions.map((p) => p.topic), positions.map((p) => p.partition), positions.map((p) => p.offset)],
+  );
+  return rows.map((r) => ({
+    replayId: r.replay_id,
+    source: { topic: r.topic, partition: r.partition, offset: r.offset },
+    destinationTopic: r.destination_topic,
+    recordedAt: r.recorded_at,
+  }));
+}
