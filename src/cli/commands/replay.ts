@@ -62,9 +62,10 @@ export function replayCommand(ctx: () => CliContext): Command {
 
   const dlq = replay
     .command('dlq')
+    .summary('dead letters back to the topic each came from (dry run unless --execute)')
     .description(
-      'Send dead letters back to the topic each came from (its paymentsctl_original_topic header), or with\n' +
-        "--to to one of the pipeline's own topics or retry topics. Without --execute: what would be sent,\n" +
+      'Send dead letters back to the topic each came from (its paymentsctl_original_topic header), or with ' +
+        "--to to one of the pipeline's own topics or retry topics. Without --execute: what would be sent, " +
         'grouped by original topic × error kind × reason, with counts and a sample.',
     )
     .addOption(
@@ -138,6 +139,7 @@ export function replayCommand(ctx: () => CliContext): Command {
 
   const outbox = replay
     .command('outbox')
+    .summary('set-aside outbox rows: list, reset (--execute) or discard; --published sends published events again')
     .description(
       'Outbox rows the publisher set aside (Kafka would not take them: too large, unknown topic, ...), listed ' +
         'with their errors. --execute resets them so the publisher sends them again once the cause is fixed; ' +
