@@ -1,3 +1,6 @@
+import { loadMigrations } from '../../migrate/files.js';
+import { readHistory } from '../../migrate/migrator.js';
+import { compareSchema, type SchemaVerdict } from '../../migrate/schema.js';
 import type pg from 'pg';
 import { Topics } from '../../contracts.js';
 import { PUBLISHER_LOCK_NAMESPACE } from '../../db/locks.js';
@@ -182,4 +185,15 @@ export async function webhooksState(db: pg.Pool): Promise<WebhooksState> {
     lastReceivedAgeMs: age === null || age === undefined ? null : Number(age),
     lastHourByType: Object.fromEntries(byType.rows.map((r) => [r.type, Number(r.n)])),
   };
+}
+
+/** The database's migration history against the files this binary ships. */
+export async function schemaState(pool: pg.Pool): Promise<SchemaVerdict> {
+  const files = await loadMigrations();
+  const client = await pool.connect();
+  try {
+    return compareSchema(files, await readHistory(client));
+  } finally {
+    client.release();
+  }
 }

@@ -9,7 +9,7 @@ import type { ReadMessage } from '../../kafka/reader.js';
 import type { Logger } from '../../log.js';
 import { FailureHeaders } from '../../worker/headers.js';
 import { consumedTopics } from '../pipeline-reads.js';
-import { expectedPublisherTopics, outboxState, paymentsState, publisherState, webhooksState } from './database-reads.js';
+import { expectedPublisherTopics, outboxState, paymentsState, publisherState, schemaState, webhooksState } from './database-reads.js';
 import { findingsOf } from './findings.js';
 import {
   dueAtOfMessage,
@@ -128,11 +128,13 @@ export class StatusMonitor {
     const unreachable: Unreachable[] = [];
     const database = await Promise.all([
       outboxState(this.pool, retainMs),
+      schemaState(this.pool),
       paymentsState(this.pool, thresholds.maxPendingMs),
       webhooksState(this.pool),
     ]).then(
-      async ([outbox, payments, webhooks]) => ({
+      async ([outbox, schema, payments, webhooks]) => ({
         outbox,
+        schema,
         payments,
         webhooks,
         publisher: await publisherState(this.pool, expectedPublisherTopics(outbox.topics)),
@@ -149,6 +151,7 @@ export class StatusMonitor {
     const kafka = this.kafkaError === undefined && this.window.length ? await this.kafkaSections() : undefined;
     if (this.kafkaError !== undefined) unreachable.push({ store: 'kafka', error: this.kafkaError });
     const sections = {
+      schema: database?.schema ?? null,
       outbox: database ? { ...database.outbox, retainMs } : null,
       publisher: database?.publisher ?? null,
       payments: database?.payments ?? null,
