@@ -103,7 +103,7 @@ class DevRun {
     private readonly options: DevOptions,
   ) {
     this.workerGroup = `${dev.topicPrefix}paymentsctl-worker`;
-    this.pool = createPool(dev.databaseUrl, { max: 12, applicationName: 'paymentsctl-dev' });
+    this.pool = createPool(dev.databaseUrl, { max: 12, applicationName: 'paymentsctl-dev', log: options.log });
     this.plan = planOrders({
       count: options.orders,
       declineRate: options.declineRate,

@@ -14,6 +14,7 @@ import { checkoutHandler } from './handlers/checkout.js';
 import { paymentsHandler } from './handlers/payments.js';
 import { refundHandler, releaseHandler } from './handlers/saga.js';
 import { createWorkerMetrics } from './metrics.js';
+import { Readiness } from '../webhook/readiness.js';
 
 export interface WorkerOptions {
   databaseUrl: string;
@@ -44,9 +45,11 @@ export class PaymentsWorker {
   private readonly consumer: WorkerConsumer;
   private readonly routes: Map<string, Route>;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly reachability: Readiness;
 
   constructor(private readonly options: WorkerOptions) {
-    this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker' });
+    this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker', log: options.log });
+    this.reachability = new Readiness({ pool: this.pool, brokers: options.brokers, log: options.log, logChanges: false });
     const deps = { gateway: options.gateway };
     const all: Record<HandlerName, TopicHandler[]> = {
       payments: [paymentsHandler(deps)],
@@ -92,6 +95,10 @@ export class PaymentsWorker {
     this.consumer.onFailure(listener);
   }
 
+  dependencies(): Promise<Record<string, string>> {
+    return this.reachability.dependencies();
+  }
+
   async start(): Promise<void> {
     await this.checkTopics();
     await this.pool.query('SELECT 1').catch((error: Error) => {
@@ -107,6 +114,7 @@ export class PaymentsWorker {
   async stop(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.consumer.stop();
+    await this.reachability.close();
     await this.pool.end().catch(() => undefined);
   }
 

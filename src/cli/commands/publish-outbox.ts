@@ -38,6 +38,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     c.exitCode = await runRole('publish-outbox', (registry) => new OutboxPublisher({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
+      outageLimitMs: options.outageLimitMs,
       describe: (publisher) => ({
         instance: publisher.instance,
         topics: options.topics ?? 'all',
@@ -49,7 +50,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
 
 async function parseFlags(flags: PublishFlags) {
   if (flags.topic?.length && flags.allTopics) throw new UsageError('--topic and --all-topics cannot be combined');
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs, outageLimitMs } = await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   return {
     databaseUrl: databaseUrl(flags),
@@ -61,5 +62,6 @@ async function parseFlags(flags: PublishFlags) {
     retainMs: durationMs(flags.retain, '--retain'),
     maxMessageBytes: positiveInt(flags.maxMessageBytes, '--max-message-bytes', { min: 1024 }),
     ops: opsListener(flags),
+    outageLimitMs: outageLimitMs(flags),
   };
 }

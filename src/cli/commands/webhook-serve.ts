@@ -46,13 +46,13 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
     c.exitCode = await runRole(
       'webhook-serve',
       (registry) => new WebhookService({ ...options, opsOnWebhookPort: options.ops === undefined, registry, log: c.log }),
-      { log: c.log, ops: options.ops },
+      { log: c.log, ops: options.ops, outageLimitMs: options.outageLimitMs },
     );
   });
 }
 
 async function parseFlags(flags: WebhookServeFlags) {
-  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, webhookSecrets, positiveInt, durationMs, listenPort, outageLimitMs } = await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const path = flags.path.trim();
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
@@ -76,5 +76,6 @@ async function parseFlags(flags: WebhookServeFlags) {
     maxBodyBytes: positiveInt(flags.maxBody, '--max-body', { min: 1024, max: 64 * 1024 * 1024 }),
     poolSize: positiveInt(flags.poolSize, '--pool-size', { min: 2, max: 1000 }),
     ops,
+    outageLimitMs: outageLimitMs(flags),
   };
 }

@@ -61,6 +61,7 @@ export function workerCommand(ctx: () => CliContext): Command {
     c.exitCode = await runRole('worker', (registry) => new PaymentsWorker({ ...options, registry, log: c.log }), {
       log: c.log,
       ops: options.ops,
+      outageLimitMs: options.outageLimitMs,
       describe: (worker) => ({
         handlers: options.handlers,
         group: options.groupId,
@@ -73,7 +74,7 @@ export function workerCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: WorkerFlags) {
-  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs } = await import('../../config.js');
+  const { databaseUrl, kafkaBrokers, topicPrefix, positiveInt, durationMs, outageLimitMs } = await import('../../config.js');
   const { HANDLER_NAMES } = await import('../../worker/handler.js');
   const { opsListener } = await import('../run-role.js');
   const handlers = [
@@ -109,6 +110,7 @@ async function parseFlags(flags: WorkerFlags) {
     inboxRetainMs: durationMs(flags.inboxRetain, '--inbox-retain'),
     sessionTimeoutMs: durationMs(flags.sessionTimeout, '--session-timeout', { min: 6000 }),
     ops: opsListener(flags),
+    outageLimitMs: outageLimitMs(flags),
   };
   const { stripeGatewayFromConfig } = await import('../../stripe/index.js');
   const gateway = stripeGatewayFromConfig(flags, process.env, {
