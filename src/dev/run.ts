@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { abortableSleep } from '../backoff.js';
 import { createPool, databaseName } from '../db/connect.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { formatMs } from '../outage.js';
 import { errorMessage, InterruptedError, OperationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compensations, emptyOutcomes, paymentStatuses } from '../ops/pipeline-reads.js';
@@ -96,7 +98,7 @@ class DevRun {
   private firstPlacedAt?: number;
   private settledAt?: number;
   private latest?: PipelineFacts;
-  private probeError?: string;
+  private probeError?: { since: number; unreachable: boolean };
 
   constructor(
     private readonly dev: DevEnvironment,
@@ -250,11 +252,22 @@ class DevRun {
   private async look(): Promise<void> {
     try {
       this.latest = await this.probe.facts();
+      if (this.probeError !== undefined)
+        this.note(
+          `${this.probeError.unreachable ? 'database reachable again' : "the pipeline's state can be read again"} after ${formatMs(Date.now() - this.probeError.since)}`,
+        );
       this.probeError = undefined;
     } catch (error) {
-      // Keep the last picture; say so once.
-      if (this.probeError === undefined) this.note(`could not read the pipeline's state: ${errorMessage(error)}`);
-      this.probeError = errorMessage(error);
+      // Keep the last picture and keep watching; say so once.
+      if (this.probeError === undefined) {
+        const unreachable = isDatabaseUnavailable(error);
+        this.note(
+          unreachable
+            ? `database unreachable (${errorMessage(error)}); still watching`
+            : `could not read the pipeline's state: ${errorMessage(error)}`,
+        );
+        this.probeError = { since: Date.now(), unreachable };
+      }
     }
     const [worker, receiver] = await Promise.all([this.role('worker').metrics(), this.role('receiver').metrics()]);
     if (worker)
