@@ -13,6 +13,7 @@ import { freePort } from '../stack/ports.js';
 import { DEFAULT_FAULTS, type FaultConfig } from '../stripe-emulator/faults.js';
 import { ChaosMonkey, CHAOS_FAULTS, CHAOS_STRIPE_TIMEOUT } from './chaos.js';
 import { CheckoutCustomers } from './customer.js';
+import { InfraChaos } from './infra-chaos.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
 import { checkInvariants } from './invariants.js';
 import { planOrders, type PlannedOrder } from './plan.js';
@@ -29,6 +30,8 @@ export interface DevOptions {
   declineRate: number;
   checkoutShare: number;
   chaos: boolean;
+  /** also restart PostgreSQL (the run's own cluster) and SIGKILL/restart the stack's Kafka broker */
+  chaosInfra?: boolean;
   keep: boolean;
   seed: number;
   /** give up waiting when nothing has moved for this long */
@@ -59,7 +62,14 @@ function newRunId(): string {
 export async function runDev(options: DevOptions): Promise<DevSummary> {
   const runId = newRunId();
   const step = options.onStep ?? (() => undefined);
-  const dev = await prepareEnvironment({ runId, partitions: PARTITIONS, env: options.env, log: options.log, step });
+  const dev = await prepareEnvironment({
+    runId,
+    partitions: PARTITIONS,
+    env: options.env,
+    log: options.log,
+    step,
+    chaosInfra: options.chaosInfra ?? false,
+  });
   const run = new DevRun(dev, options);
   let keepData = false;
   try {
@@ -99,6 +109,7 @@ class DevRun {
   private settledAt?: number;
   private latest?: PipelineFacts;
   private probeError?: { since: number; unreachable: boolean };
+  private infraChaos?: InfraChaos;
 
   constructor(
     private readonly dev: DevEnvironment,
@@ -134,6 +145,7 @@ class DevRun {
     try {
       let restoreFaults: FaultConfig | undefined;
       let chaos: ChaosMonkey | undefined;
+      let infraChaos: InfraChaos | undefined;
       try {
         // Explicit faults either way: a reused emulator may have been left with some.
         restoreFaults = await dev.emulator.faults();
@@ -142,6 +154,18 @@ class DevRun {
           this.note('emulator faults on: 500s (stored), resets, held responses, duplicate and reordered webhooks');
           chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
           chaos.start();
+        }
+        if (dev.ownPostgres) {
+          this.note('infra chaos on: PostgreSQL restarts and Kafka broker kills during the run');
+          infraChaos = new InfraChaos({
+            postgres: dev.ownPostgres,
+            env: options.env,
+            random: new SeededRandom(options.seed ^ 0x1f7a),
+            log: options.log,
+            note: (line) => this.note(line),
+          });
+          this.infraChaos = infraChaos;
+          infraChaos.start();
         }
         customersDone = new CheckoutCustomers(this.pool, dev.emulator, this.plan, options.log).run(this.stop.signal);
         await placeOrders(this.pool, this.plan, {
@@ -156,6 +180,11 @@ class DevRun {
         this.phase = 'draining';
         await this.waitFor((facts) => this.settledCount(facts) >= this.plan.length);
       } finally {
+        if (infraChaos) {
+          await infraChaos.stop();
+          const { postgres, kafka } = infraChaos.restarts;
+          this.note(`infra chaos over: ${postgres} PostgreSQL restarts, ${kafka} broker restarts`);
+        }
         if (chaos) {
           await chaos.stop();
           this.note('chaos over: every role runs again, emulator faults off');
@@ -414,6 +443,7 @@ class DevRun {
       retries: facts.retries,
       duplicatesAbsorbed: { worker: this.duplicates.worker.total, webhook: this.duplicates.webhook.total },
       kills: { total: Object.values(kills).reduce((sum, n) => sum + n, 0), ...kills },
+      ...(this.infraChaos ? { infraRestarts: { ...this.infraChaos.restarts } } : {}),
       unexpectedExits,
       ordersPerSecond: busySeconds > 0 ? Math.round((orders.length / busySeconds) * 10) / 10 : 0,
       checks,

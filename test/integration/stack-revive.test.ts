@@ -105,7 +105,7 @@ describe('stack up after parts of the stack died', () => {
     try {
       const refused = await runCli(['stack', 'up', '--json'], env);
       expect(refused.exitCode).not.toBe(0);
-      expect(refused.stderr).toContain(`cannot start Kafka again on 127.0.0.1:${port}: another process listens there now`);
+      expect(refused.stdout + refused.stderr).toContain(`cannot start Kafka again on 127.0.0.1:${port}: another process listens there now`);
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
     }
