@@ -38,6 +38,8 @@ export interface InfraRestarts {
  */
 export class InfraChaos {
   readonly restarts: InfraRestarts = { postgres: 0, kafka: 0 };
+  /** an outage is under way: the pipeline standing still now is expected, not a stall */
+  busy = false;
   private readonly stopped = new AbortController();
   private loop?: Promise<void>;
 
@@ -84,6 +86,7 @@ export class InfraChaos {
       if (this.done()) return;
       const { minimumEach } = this.timing;
       if (this.stopped.signal.aborted && this.restarts[next] >= minimumEach) next = next === 'postgres' ? 'kafka' : 'postgres';
+      this.busy = true;
       try {
         if (next === 'postgres') await this.restartPostgres();
         else await this.restartKafka();
@@ -92,6 +95,8 @@ export class InfraChaos {
         this.options.note(`could not restart ${next}: ${errorMessage(error)}; trying again`);
         await abortableSleep(2_000, []);
         continue;
+      } finally {
+        this.busy = false;
       }
       next = next === 'postgres' ? 'kafka' : 'postgres';
     }

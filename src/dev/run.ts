@@ -328,7 +328,7 @@ class DevRun {
       const facts = this.latest;
       if (facts && done(facts)) return;
       const now = JSON.stringify([this.placed, facts]);
-      if (now !== signature) {
+      if (now !== signature || this.infraChaos?.busy) {
         signature = now;
         movedAt = Date.now();
       } else if (Date.now() - movedAt > this.options.stallTimeoutMs) {

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectClient } from '../db/connect.js';
-import { freePort, isPortFree } from './ports.js';
+import { freePort, portFreeWithin } from './ports.js';
 import { isProcessAlive, stopProcess } from './process.js';
 
 export const DEFAULT_LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -152,7 +152,7 @@ export async function haltPostgres(cluster: ManagedPostgres, mode: 'fast' | 'imm
  */
 export async function resumePostgres(cluster: ManagedPostgres): Promise<ManagedPostgres> {
   if (isProcessAlive(cluster.pid) && (await isPostgresReachable(cluster.adminUrl))) return cluster;
-  if (!(await isPortFree(cluster.port))) {
+  if (!(await portFreeWithin(cluster.port))) {
     throw new UnavailableError(`cannot start PostgreSQL again on port ${cluster.port}: another process listens there now`, {
       hint: `stop whatever took 127.0.0.1:${cluster.port}, then run this again; or \`paymentsctl stack down\` and \`stack up\` for a new stack (its data is lost)`,
     });

@@ -14,7 +14,7 @@ import {
   stopPostgres,
   type ManagedPostgres,
 } from './postgres.js';
-import { isPortFree } from './ports.js';
+import { portFreeWithin } from './ports.js';
 import {
   isKafkaReachable,
   kafkaVersionFrom,
@@ -181,7 +181,7 @@ async function reviveKafka(state: StackState['kafka'], options: ReturnType<typeo
   // A broker that runs but does not answer is stopped first; its data stays.
   await stopKafka(previous, { graceMs: 5_000 });
   for (const port of [previous.port, previous.controllerPort]) {
-    if (!(await isPortFree(port))) {
+    if (!(await portFreeWithin(port))) {
       throw new UnavailableError(`cannot start Kafka again on 127.0.0.1:${port}: another process listens there now`, {
         hint: `every client expects the broker at ${previous.brokers}; stop whatever took port ${port} and run \`paymentsctl stack up\` again, or \`stack down\` then \`stack up\` for a new broker (its topics are lost)`,
       });
@@ -207,7 +207,7 @@ async function reviveStripe(
   const workDir = join(options.stateDir, 'stripe');
   options.log?.warn({ apiBase: previous.apiBase }, 'the local Stripe emulator is down; starting it again on its port');
   await stopStripeEmulator(previous, workDir);
-  if (!(await isPortFree(previous.port))) {
+  if (!(await portFreeWithin(previous.port))) {
     throw new UnavailableError(`cannot start the Stripe emulator again on 127.0.0.1:${previous.port}: another process listens there now`, {
       hint: `clients expect it at ${previous.apiBase}; stop whatever took port ${previous.port} and run \`paymentsctl stack up\` again`,
     });

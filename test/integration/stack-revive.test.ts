@@ -48,12 +48,18 @@ async function readAll(brokers: string, topic: string, expected: number): Promis
   return values;
 }
 
-function occupy(port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+/** Listens on `port` once the killed broker's sockets have let go of it. */
+async function occupy(port: number): Promise<Server> {
+  let server: Server | undefined;
+  await waitFor(`port ${port} to be free`, async () => {
+    server = await new Promise<Server | undefined>((resolve) => {
+      const candidate = createServer();
+      candidate.once('error', () => resolve(undefined));
+      candidate.listen(port, '127.0.0.1', () => resolve(candidate));
+    });
+    return server !== undefined;
   });
+  return server!;
 }
 
 // A stack of its own in its own state directory: killing its parts touches no other test file.
