@@ -3,7 +3,8 @@ import { createPool } from '../db/connect.js';
 import { createKafka } from '../kafka/client.js';
 import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
-import { UnavailableError } from '../errors.js';
+import { errorMessage, UnavailableError } from '../errors.js';
+import { Backoff } from '../backoff.js';
 import { deleteProcessedBefore } from '../payments/store.js';
 import { InboxCommitter } from '../payments/inbox-commit.js';
 import type { CheckoutUrls } from '../payments/stripe-calls.js';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   checkoutUrls: CheckoutUrls;
   /** forget inbox rows older than this; 0 keeps them */
   inboxRetainMs: number;
+  /** a start during an outage waits this long for PostgreSQL and Kafka (0: fail at once) */
+  outageLimitMs?: number;
   /** Kafka group session timeout; default 30 s */
   sessionTimeoutMs?: number;
   gateway: StripeGateway;
@@ -100,9 +103,11 @@ export class PaymentsWorker {
   }
 
   async start(): Promise<void> {
-    await this.checkTopics();
-    await this.pool.query('SELECT 1').catch((error: Error) => {
-      throw new UnavailableError(`cannot reach PostgreSQL: ${error.message}`, { hint: 'check DATABASE_URL', cause: error });
+    await this.untilReachable(async () => {
+      await this.checkTopics();
+      await this.pool.query('SELECT 1').catch((error: Error) => {
+        throw new UnavailableError(`cannot reach PostgreSQL: ${error.message}`, { hint: 'check DATABASE_URL', cause: error });
+      });
     });
     await this.consumer.start();
     if (this.options.inboxRetainMs > 0) {
@@ -116,6 +121,31 @@ export class PaymentsWorker {
     await this.consumer.stop();
     await this.reachability.close();
     await this.pool.end().catch(() => undefined);
+  }
+
+  /**
+   * A replica started during an outage (a rescheduled pod, a restart while the database fails over)
+   * waits for PostgreSQL and Kafka up to the outage limit instead of crash-looping; missing topics
+   * still fail at once.
+   */
+  private async untilReachable(check: () => Promise<void>): Promise<void> {
+    const limitMs = this.options.outageLimitMs ?? 0;
+    const since = Date.now();
+    const backoff = new Backoff(500, 5_000);
+    for (;;) {
+      try {
+        return await check();
+      } catch (error) {
+        const unreachable = error instanceof UnavailableError && !/topics missing/.test(error.message);
+        if (!unreachable || Date.now() - since >= limitMs) throw error;
+        if (backoff.failures === 0)
+          this.options.log.warn(
+            { err: errorMessage(error), outageLimitMs: limitMs },
+            'cannot start yet: PostgreSQL or Kafka is unreachable; waiting for it (exits 3 past the outage limit)',
+          );
+        await backoff.wait([]);
+      }
+    }
   }
 
   /** Fails fast, naming what to run, when a consumed, retry or dead-letter topic is missing. */

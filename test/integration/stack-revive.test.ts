@@ -71,53 +71,63 @@ describe('stack up after parts of the stack died', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('brings a SIGKILLed broker, PostgreSQL cluster and emulator back on the same addresses with their data, and refuses to move when a port was taken', async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'paymentsctl-revive-test-'));
-    const env = { PAYMENTSCTL_STATE_DIR: stateDir };
-    const up = await runCli(['stack', 'up', '--json', '--fresh-postgres'], env);
-    expect(up.exitCode, up.stderr).toBe(0);
-    const first = parseJson<UpJson>(up.stdout);
+  it(
+    'brings a SIGKILLed broker, PostgreSQL cluster and emulator back on the same addresses with their data, and refuses to move when a port was taken',
+    { timeout: 400_000 },
+    async () => {
+      stateDir = await mkdtemp(join(tmpdir(), 'paymentsctl-revive-test-'));
+      const env = { PAYMENTSCTL_STATE_DIR: stateDir };
+      const up = await runCli(['stack', 'up', '--json', '--fresh-postgres'], env);
+      expect(up.exitCode, up.stderr).toBe(0);
+      const first = parseJson<UpJson>(up.stdout);
 
-    await query(first.databaseUrl, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')");
-    const topic = 'revive.kept';
-    await createTopics(first.kafkaBrokers, [topic], 2);
-    const producer = createKafka({ brokers: [first.kafkaBrokers] }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({ topic, acks: -1, messages: Array.from({ length: 50 }, (_, i) => ({ key: `k${i % 5}`, value: `m${i}` })) });
-    await producer.disconnect();
+      await query(first.databaseUrl, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')");
+      const topic = 'revive.kept';
+      await createTopics(first.kafkaBrokers, [topic], 2);
+      const producer = createKafka({ brokers: [first.kafkaBrokers] }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: 50 }, (_, i) => ({ key: `k${i % 5}`, value: `m${i}` })) });
+      await producer.disconnect();
 
-    const status = async () => parseJson<StatusJson>((await runCli(['stack', 'status', '--json'], env)).stdout);
-    const before = await status();
-    for (const pid of [before.kafka?.pid, before.postgres?.pid, before.stripe?.pid]) process.kill(pid!, 'SIGKILL');
-    await waitFor('the stack to be dead', () =>
-      [before.kafka?.pid, before.postgres?.pid, before.stripe?.pid].every((p) => !isProcessAlive(p!)),
-    );
+      const status = async () => parseJson<StatusJson>((await runCli(['stack', 'status', '--json'], env)).stdout);
+      const before = await status();
+      for (const pid of [before.kafka?.pid, before.postgres?.pid, before.stripe?.pid]) process.kill(pid!, 'SIGKILL');
+      await waitFor('the stack to be dead', () =>
+        [before.kafka?.pid, before.postgres?.pid, before.stripe?.pid].every((p) => !isProcessAlive(p!)),
+      );
 
-    const again = await runCli(['stack', 'up', '--json'], env);
-    expect(again.exitCode, again.stderr).toBe(0);
-    const revived = parseJson<UpJson>(again.stdout);
-    expect(revived).toMatchObject({ databaseUrl: first.databaseUrl, kafkaBrokers: first.kafkaBrokers, stripeApiBase: first.stripeApiBase });
-    const after = await status();
-    expect(after.kafka?.pid).not.toBe(before.kafka?.pid);
-    expect(await query(first.databaseUrl, 'SELECT note FROM kept')).toEqual([{ note: 'still here' }]);
-    expect((await readAll(first.kafkaBrokers, topic, 50)).size).toBe(50);
-    expect((await fetch(`${first.stripeApiBase}/_emulator/health`)).ok).toBe(true);
+      const again = await runCli(['stack', 'up', '--json'], env);
+      expect(again.exitCode, again.stderr).toBe(0);
+      const revived = parseJson<UpJson>(again.stdout);
+      expect(revived).toMatchObject({
+        databaseUrl: first.databaseUrl,
+        kafkaBrokers: first.kafkaBrokers,
+        stripeApiBase: first.stripeApiBase,
+      });
+      const after = await status();
+      expect(after.kafka?.pid).not.toBe(before.kafka?.pid);
+      expect(await query(first.databaseUrl, 'SELECT note FROM kept')).toEqual([{ note: 'still here' }]);
+      expect((await readAll(first.kafkaBrokers, topic, 50)).size).toBe(50);
+      expect((await fetch(`${first.stripeApiBase}/_emulator/health`)).ok).toBe(true);
 
-    // The broker dies again, and its port is taken meanwhile: `up` says so instead of moving.
-    process.kill(after.kafka!.pid!, 'SIGKILL');
-    await waitFor('the broker to be dead', () => !isProcessAlive(after.kafka!.pid!));
-    const port = Number(first.kafkaBrokers.split(':')[1]);
-    const squatter = await occupy(port);
-    try {
-      const refused = await runCli(['stack', 'up', '--json'], env);
-      expect(refused.exitCode).not.toBe(0);
-      expect(refused.stdout + refused.stderr).toContain(`cannot start Kafka again on 127.0.0.1:${port}: another process listens there now`);
-    } finally {
-      await new Promise((resolve) => squatter.close(resolve));
-    }
-    const last = await runCli(['stack', 'up', '--json'], env);
-    expect(last.exitCode, last.stderr).toBe(0);
-    expect(parseJson<UpJson>(last.stdout).kafkaBrokers).toBe(first.kafkaBrokers);
-    expect((await readAll(first.kafkaBrokers, topic, 50)).size).toBe(50);
-  });
+      // The broker dies again, and its port is taken meanwhile: `up` says so instead of moving.
+      process.kill(after.kafka!.pid!, 'SIGKILL');
+      await waitFor('the broker to be dead', () => !isProcessAlive(after.kafka!.pid!));
+      const port = Number(first.kafkaBrokers.split(':')[1]);
+      const squatter = await occupy(port);
+      try {
+        const refused = await runCli(['stack', 'up', '--json'], env);
+        expect(refused.exitCode).not.toBe(0);
+        expect(refused.stdout + refused.stderr).toContain(
+          `cannot start Kafka again on 127.0.0.1:${port}: another process listens there now`,
+        );
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+      const last = await runCli(['stack', 'up', '--json'], env);
+      expect(last.exitCode, last.stderr).toBe(0);
+      expect(parseJson<UpJson>(last.stdout).kafkaBrokers).toBe(first.kafkaBrokers);
+      expect((await readAll(first.kafkaBrokers, topic, 50)).size).toBe(50);
+    },
+  );
 });
