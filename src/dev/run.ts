@@ -108,7 +108,7 @@ class DevRun {
   private firstPlacedAt?: number;
   private settledAt?: number;
   private latest?: PipelineFacts;
-  private probeError?: { since: number; unreachable: boolean };
+  private probeError?: { since: number; unreachable: 'database' | 'Kafka' | undefined };
   private infraChaos?: InfraChaos;
 
   constructor(
@@ -283,16 +283,17 @@ class DevRun {
       this.latest = await this.probe.facts();
       if (this.probeError !== undefined)
         this.note(
-          `${this.probeError.unreachable ? 'database reachable again' : "the pipeline's state can be read again"} after ${formatMs(Date.now() - this.probeError.since)}`,
+          `${this.probeError.unreachable ? `${this.probeError.unreachable} reachable again` : "the pipeline's state can be read again"} after ${formatMs(Date.now() - this.probeError.since)}`,
         );
       this.probeError = undefined;
     } catch (error) {
       // Keep the last picture and keep watching; say so once.
       if (this.probeError === undefined) {
-        const unreachable = isDatabaseUnavailable(error);
+        const kafka = (error as { name?: unknown }).name?.toString().startsWith('KafkaJS') ?? false;
+        const unreachable = kafka ? 'Kafka' : isDatabaseUnavailable(error) ? 'database' : undefined;
         this.note(
           unreachable
-            ? `database unreachable (${errorMessage(error)}); still watching`
+            ? `${unreachable} unreachable (${errorMessage(error)}); still watching`
             : `could not read the pipeline's state: ${errorMessage(error)}`,
         );
         this.probeError = { since: Date.now(), unreachable };
