@@ -15,13 +15,18 @@ export interface InfraChaosTiming {
   kafkaDownMs: [number, number];
   /** restarts of each kind done before stop() returns, however soon the run ends */
   minimumEach: number;
+  /** no more outages once each kind happened this often: the run must also get to finish */
+  maximumEach: number;
 }
 
 export const INFRA_CHAOS_TIMING: InfraChaosTiming = {
-  intervalMs: [4_000, 8_000],
+  // Counted from when the part is back: the pipeline catches up in between (a broker restart also
+  // moves the consumer group, and its start alone takes 5–40 s on a busy laptop).
+  intervalMs: [8_000, 15_000],
   postgresDownMs: [1_000, 5_000],
   kafkaDownMs: [2_000, 5_000],
   minimumEach: 2,
+  maximumEach: 3,
 };
 
 export interface InfraRestarts {
@@ -74,8 +79,10 @@ export class InfraChaos {
   }
 
   private done(): boolean {
-    const { minimumEach } = this.timing;
-    return this.stopped.signal.aborted && this.restarts.postgres >= minimumEach && this.restarts.kafka >= minimumEach;
+    const { minimumEach, maximumEach } = this.timing;
+    const { postgres, kafka } = this.restarts;
+    if (postgres >= maximumEach && kafka >= maximumEach) return true;
+    return this.stopped.signal.aborted && postgres >= minimumEach && kafka >= minimumEach;
   }
 
   private async run(): Promise<void> {
