@@ -109,7 +109,16 @@ export class PaymentsWorker {
         throw new UnavailableError(`cannot reach PostgreSQL: ${error.message}`, { hint: 'check DATABASE_URL', cause: error });
       });
     });
-    await this.consumer.start();
+    // The broker can go away between the check and joining the group: that is waited out too.
+    await this.untilReachable(() =>
+      this.consumer.start().catch((error: Error) => {
+        if (!error.name.startsWith('KafkaJS')) throw error;
+        throw new UnavailableError(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${error.message}`, {
+          hint: 'check KAFKA_BROKERS',
+          cause: error,
+        });
+      }),
+    );
     if (this.options.inboxRetainMs > 0) {
       this.retentionTimer = setInterval(() => void this.pruneInbox(), INBOX_RETENTION_EVERY_MS);
       this.retentionTimer.unref();
