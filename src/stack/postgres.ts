@@ -172,6 +172,20 @@ export async function haltPostgres(cluster: ManagedPostgres, mode: 'fast' | 'imm
  * Starts a throwaway cluster's server again on its own port with its own data, so every client
  * reconnects to the address it knows. Refuses, rather than move, when another process took the port.
  */
+/**
+ * A SIGKILLed postmaster leaves postmaster.pid behind, and where nothing reaps orphans (a container
+ * whose init does not) its pid stays a zombie that PostgreSQL takes for a running server. Ours is
+ * a throwaway cluster whose server we know is gone: its lock files go.
+ */
+async function removeStaleLockFile(cluster: ManagedPostgres): Promise<void> {
+  const lockFile = join(cluster.dir, 'data', 'postmaster.pid');
+  const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (pid > 0 && !isProcessAlive(pid)) {
+    // and the lock of its Unix socket, which names the same dead pid
+    for (const file of [lockFile, join(cluster.dir, `.s.PGSQL.${cluster.port}.lock`)]) await rm(file, { force: true });
+  }
+}
+
 export async function resumePostgres(cluster: ManagedPostgres): Promise<ManagedPostgres> {
   if (isProcessAlive(cluster.pid) && (await isPostgresReachable(cluster.adminUrl))) return cluster;
   if (!(await portFreeWithin(cluster.port))) {
@@ -179,6 +193,7 @@ export async function resumePostgres(cluster: ManagedPostgres): Promise<ManagedP
       hint: `stop whatever took 127.0.0.1:${cluster.port}, then run this again; or \`paymentsctl stack down\` and \`stack up\` for a new stack (its data is lost)`,
     });
   }
+  await removeStaleLockFile(cluster);
   try {
     await pgCtl(cluster, ['-l', cluster.logFile, '-o', serverOptions(cluster.port, cluster.dir), '-w', '-t', '60', 'start']);
   } catch (error) {

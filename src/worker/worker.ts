@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import { createPool } from '../db/connect.js';
-import { createKafka, kafkaConnectError } from '../kafka/client.js';
+import { createKafka, isSaslAuthenticationError, kafkaConnectError } from '../kafka/client.js';
 import type { KafkaSecurity } from '../kafka/security.js';
 import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
@@ -155,7 +155,8 @@ export class PaymentsWorker {
       try {
         return await check();
       } catch (error) {
-        const unreachable = error instanceof UnavailableError && !/topics missing/.test(error.message);
+        // Refused credentials never heal by waiting: they fail at once, like missing topics.
+        const unreachable = error instanceof UnavailableError && !/topics missing/.test(error.message) && !isSaslAuthenticationError(error);
         if (!unreachable || Date.now() - since >= limitMs) throw error;
         if (backoff.failures === 0)
           this.options.log.warn(

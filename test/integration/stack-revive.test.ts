@@ -97,7 +97,7 @@ describe('stack up after parts of the stack died', () => {
       );
 
       const again = await runCli(['stack', 'up', '--json'], env);
-      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.exitCode, again.stderr + again.stdout).toBe(0);
       const revived = parseJson<UpJson>(again.stdout);
       expect(revived).toMatchObject({
         databaseUrl: first.databaseUrl,
