@@ -27,3 +27,6 @@ for (const name of names) {
   await writeFile(join(here, 'results', `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   console.log(`wrote bench/results/${name}.json`);
 }
+// Every figure is written: end here even if a client library left a socket or timer behind, so a
+// bench run never outlives its work.
+process.exit(0);

@@ -116,10 +116,15 @@ async function run1(stack, workers) {
     roles.push(startRole(['worker', '--metrics-port', '0', '--handlers', 'payments'], env, (e) => e.msg === 'joined consumer group'));
   // The first worker to join its group starts consuming at once.
   const firstConsume = Math.min(...(await Promise.all(roles.map((r) => r.started.then((s) => s.at)))));
-  const timeout = sleep(600_000).then(() => {
-    throw new Error(`timed out: ${watcher.seen.size} of ${ORDERS} payments.completed`);
-  });
-  const lastVisible = await Promise.race([watcher.done, timeout]);
+  // Aborted once the run ends: a pending ten-minute timer would otherwise keep the process alive.
+  const stopTimeout = new AbortController();
+  const timeout = sleep(600_000, undefined, { signal: stopTimeout.signal }).then(
+    () => {
+      throw new Error(`timed out: ${watcher.seen.size} of ${ORDERS} payments.completed`);
+    },
+    () => new Promise(() => undefined),
+  );
+  const lastVisible = await Promise.race([watcher.done, timeout]).finally(() => stopTimeout.abort());
   const seconds = (lastVisible - firstConsume) / 1000;
   const handlerMs = await meanHandlerMs(roles);
 

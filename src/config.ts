@@ -10,7 +10,7 @@ import {
   type SecurityProtocol,
 } from './kafka/security.js';
 import { registerSecret, redact } from './redact.js';
-import { SETTINGS, type SettingName, type SettingSpec } from './settings.js';
+import { DEFAULT_OUTAGE_LIMIT, SETTINGS, type SettingName, type SettingSpec } from './settings.js';
 
 export { SETTINGS, type SettingName, type SettingSpec } from './settings.js';
 
@@ -354,6 +354,12 @@ export function webhookSecrets(flags?: object, env?: NodeJS.ProcessEnv): string[
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** How long PostgreSQL or Kafka may stay unreachable before a role gives up (ms); at least 1 s. */
+export function outageLimitMs(flags?: object, env?: NodeJS.ProcessEnv): number {
+  const raw = rawSetting('outageLimit', flags, env);
+  return durationMs(raw?.value ?? DEFAULT_OUTAGE_LIMIT, raw?.source ?? 'OUTAGE_LIMIT', { min: 1_000 });
 }
 
 /** Parses a positive integer flag, naming the flag when it is wrong. */

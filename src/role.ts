@@ -16,4 +16,9 @@ export interface Role {
   isReady(): ReadyState | Promise<ReadyState>;
   /** called if the role stops for good on its own; the process then exits "unavailable" */
   onFailure?(listener: (error: Error) => void): void;
+  /**
+   * Asks each dependency (database, kafka) once: 'ok' or what failed; never throws. The lifecycle
+   * asks every few seconds and, past the outage limit, stops the role and exits "unavailable".
+   */
+  dependencies?(): Promise<Record<string, string>>;
 }

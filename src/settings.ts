@@ -96,7 +96,16 @@ export const SETTINGS = {
     flag: '--topic-prefix',
     description: 'prefix for every topic name, to share one cluster between environments',
   },
+  outageLimit: {
+    env: ['OUTAGE_LIMIT'],
+    flag: '--outage-limit',
+    description:
+      'how long a role rides out PostgreSQL or Kafka being unreachable before it exits 3 (so its container is restarted), e.g. 5m',
+  },
 } as const satisfies Record<string, SettingSpec>;
+
+/** OUTAGE_LIMIT when unset: a managed database's failover or minor upgrade is over well before. */
+export const DEFAULT_OUTAGE_LIMIT = '5m';
 
 export type SettingName = keyof typeof SETTINGS;
 

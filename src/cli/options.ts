@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { SETTINGS } from '../settings.js';
+import { DEFAULT_OUTAGE_LIMIT, SETTINGS } from '../settings.js';
 
 /** commander argument parser for a repeatable flag: `--x a --x b` → ['a', 'b']. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -17,6 +17,7 @@ const FLAG_VALUES = {
   kafkaSslCertFile: '<file>',
   kafkaSslKeyFile: '<file>',
   topicPrefix: '<prefix>',
+  outageLimit: '<duration>',
 } as const;
 export type FlagSetting = keyof typeof FLAG_VALUES;
 
@@ -76,6 +77,7 @@ export function addStoreOptions(
 export interface OpsFlags {
   metricsHost: string;
   metricsPort?: string;
+  outageLimit?: string;
 }
 
 /**
@@ -84,6 +86,8 @@ export interface OpsFlags {
  */
 export function addOpsOptions(command: Command, port: number | { instead: string }): Command {
   const own = typeof port === 'number';
+  // Every long-running role has ops endpoints, and every one rides out an outage up to this limit.
+  command.addOption(settingOption('outageLimit', `${SETTINGS.outageLimit.description}; default ${DEFAULT_OUTAGE_LIMIT}`));
   return command
     .option('--metrics-host <host>', `address for /healthz, /readyz, /metrics${own ? '' : ' (with --metrics-port)'}`, '0.0.0.0')
     .addOption(

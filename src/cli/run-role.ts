@@ -4,6 +4,7 @@ import { ExitCode } from '../errors.js';
 import { startOpsServer, type RunningOpsServer } from '../http/ops-server.js';
 import type { Logger } from '../log.js';
 import { createRegistry } from '../metrics.js';
+import { OutageWatch } from '../outage.js';
 import type { SchemaGateSettings } from '../migrate/schema-gate.js';
 import type { ReadyState, Role } from '../role.js';
 import type { OpsFlags } from './options.js';
@@ -29,7 +30,7 @@ export async function runUntilSignalled(
   log.info(cause === 'failure' ? { cause } : { signal: cause }, 'shutting down: finishing in-flight work');
   const force = () => {
     log.error('shutdown did not finish in time; exiting');
-    process.exit(1);
+    process.exit(cause === 'failure' ? ExitCode.unavailable : ExitCode.failed);
   };
   const timer = setTimeout(force, options.graceMs ?? 30_000);
   timer.unref();
@@ -60,6 +61,8 @@ export interface RunRoleOptions<R extends Role> {
    * itself once started (webhook-serve on its webhook port): so probes see "alive, not ready".
    */
   waitingOps?: OpsListener;
+  /** how long the role's database or Kafka may stay unreachable before it stops and exits 3 */
+  outageLimitMs?: number;
 }
 
 /**
@@ -104,13 +107,24 @@ export async function runRole<R extends Role>(
     throw error;
   }
   log.info({ ...options.describe?.(role), ...(ops ? { metricsPort: ops.port } : {}) }, `${name} started`);
+  const watch =
+    role.dependencies && options.outageLimitMs !== undefined
+      ? new OutageWatch({ limitMs: options.outageLimitMs, check: () => role.dependencies!(), log })
+      : undefined;
+  watch?.start();
   const cause = await runUntilSignalled(
     async () => {
+      await watch?.stop();
       await role.stop();
       await ops?.close();
     },
     log,
-    { failure: role.onFailure?.bind(role) },
+    {
+      failure: (listener) => {
+        role.onFailure?.(listener);
+        watch?.onFailure(listener);
+      },
+    },
   );
   if (cause === 'failure') return ExitCode.unavailable;
   return cause === 'SIGINT' ? ExitCode.interrupted : ExitCode.ok;

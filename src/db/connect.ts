@@ -1,11 +1,14 @@
 import pg from 'pg';
 import { UnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { redact } from '../redact.js';
 import { isTlsError, pgConnection } from './tls.js';
 
 export interface ConnectOptions {
   connectionTimeoutMs?: number;
   applicationName?: string;
+  /** where a connection lost while idle is reported (it is discarded either way) */
+  log?: Logger;
 }
 
 /** Opens one client, turning connection failures into UnavailableError with a redacted target. */
@@ -16,7 +19,8 @@ export async function connectClient(url: string, options: ConnectOptions = {}): 
     application_name: options.applicationName ?? 'paymentsctl',
   });
   // An idle client whose server goes away emits 'error'; without a listener it would crash the process.
-  client.on('error', () => undefined);
+  // Its next query fails too, which its user handles; the client is not used again.
+  client.on('error', (error) => lostConnection(options.log, error));
   try {
     await client.connect();
   } catch (error) {
@@ -56,9 +60,19 @@ export function createPool(
     ...(settings.length ? { options: settings.join(' ') } : {}),
     ...(options.pipeline ? { pipeline: true } : {}),
   });
-  // An idle connection whose server goes away emits 'error'; the next query reports it instead.
-  pool.on('error', () => undefined);
+  // A connection whose server goes away emits 'error'. An idle one the pool reports here and
+  // discards; a checked-out one between two queries (inside a transaction, or waiting for Stripe)
+  // has no pool listener, so every client gets its own: without one the process would crash. Its
+  // next query fails, its user rolls back and releases it broken, and the pool discards it.
+  pool.on('error', (error) => lostConnection(options.log, error));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
+}
+
+function lostConnection(log: Logger | undefined, error: Error): void {
+  log?.warn({ err: redact(error.message) }, 'a PostgreSQL connection was lost; it is discarded and a new one opened when needed');
 }
 
 /** host:port/database, never the password. */

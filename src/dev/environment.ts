@@ -13,6 +13,7 @@ import { loadMigrations } from '../migrate/files.js';
 import { migrateDatabase } from '../migrate/migrator.js';
 import { defaultStateDir } from '../stack/paths.js';
 import { freePort } from '../stack/ports.js';
+import { startPostgres, stopPostgres, type ManagedPostgres } from '../stack/postgres.js';
 import { isProcessAlive, recordPid, stopRecordedProcess } from '../stack/process.js';
 import { stackDown, stackStatus, stackUp, stackVariables, type StackInfo } from '../stack/stack.js';
 import { EMULATOR_API_KEY, isStripeReachable } from '../stack/stripe-emulator.js';
@@ -30,6 +31,11 @@ export interface DevEnvironment {
   runDir: string;
   /** this run brought the stack up, so it also takes it down (unless --keep) */
   ownsStack: boolean;
+  /**
+   * --chaos-infra: the run's own throwaway PostgreSQL cluster, the only one it may restart (a
+   * server it did not start is never touched); stopped and removed with the run
+   */
+  ownPostgres?: { current: ManagedPostgres };
   /** the server's database the stack hands out, for CREATE/DROP DATABASE */
   adminUrl: string;
   databaseUrl: string;
@@ -52,6 +58,8 @@ export interface PrepareOptions {
   log: Logger;
   /** reports each setup step as it starts, for the person waiting */
   step?: (text: string) => void;
+  /** run on a PostgreSQL cluster of the run's own, and refuse a broker the stack did not start */
+  chaosInfra?: boolean;
 }
 
 const WEBHOOK_PATH = '/webhook/stripe';
@@ -75,13 +83,27 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
   const stack = await stackUp({ env, log });
   const ownsStack = !before.postgres && !stack.reused;
   let createdDatabase: string | undefined;
+  let ownPostgres: ManagedPostgres | undefined;
   try {
     const stripe = await stripeOf(stack, env);
+    if (options.chaosInfra) {
+      if (!stack.state.kafka.managed) {
+        throw new UsageError(
+          '--chaos-infra kills and restarts the Kafka broker, and this stack uses one it did not start (KAFKA_BROKERS)',
+          {
+            hint: 'unset KAFKA_BROKERS, run `paymentsctl stack down`, and run `dev --chaos-infra` again: the stack then starts a broker of its own',
+          },
+        );
+      }
+      step('starting a throwaway PostgreSQL cluster of this run’s own, to restart during the run');
+      ownPostgres = await startPostgres({ log });
+    }
+    const adminUrl = ownPostgres ? ownPostgres.adminUrl : stack.databaseUrl;
     step(`creating this run's database and Kafka topics (run ${runId})`);
     const name = `paymentsctl_dev_${runId}`;
-    await ensureDatabase(stack.databaseUrl, name);
+    await ensureDatabase(adminUrl, name);
     createdDatabase = name;
-    const databaseUrl = withDatabase(stack.databaseUrl, name);
+    const databaseUrl = withDatabase(adminUrl, name);
     const report = await migrateDatabase(databaseUrl, await loadMigrations(), { mode: 'apply', log });
     if (!report.ok) throw new OperationError(`migrating ${name} failed: ${report.error}`);
 
@@ -106,7 +128,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
       runId,
       runDir,
       ownsStack,
-      adminUrl: stack.databaseUrl,
+      ...(ownPostgres ? { ownPostgres: { current: ownPostgres } } : {}),
+      adminUrl,
       databaseUrl,
       brokers,
       topicPrefix,
@@ -121,7 +144,8 @@ export async function prepareEnvironment(options: PrepareOptions): Promise<DevEn
     };
   } catch (error) {
     // Nothing ran yet, so there is nothing to inspect: leave no half-made run behind.
-    if (createdDatabase) await dropDatabase(stack.databaseUrl, createdDatabase).catch(() => undefined);
+    if (createdDatabase && !ownPostgres) await dropDatabase(stack.databaseUrl, createdDatabase).catch(() => undefined);
+    if (ownPostgres) await stopPostgres(ownPostgres).catch(() => undefined);
     if (ownsStack) await stackDown({ env, log }).catch(() => undefined);
     throw error;
   }
@@ -171,6 +195,7 @@ export async function teardownEnvironment(
     }
   });
   await attempt('the run directory', () => rm(dev.runDir, { recursive: true, force: true }));
+  if (dev.ownPostgres) await attempt("the run's PostgreSQL cluster", () => stopPostgres(dev.ownPostgres!.current));
   if (dev.ownsStack) await attempt('the local stack', () => stackDown({ env: options.env, log }));
 }
 

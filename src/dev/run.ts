@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { abortableSleep } from '../backoff.js';
 import { createPool, databaseName } from '../db/connect.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { formatMs } from '../outage.js';
 import { errorMessage, InterruptedError, OperationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compensations, emptyOutcomes, paymentStatuses } from '../ops/pipeline-reads.js';
@@ -11,6 +13,7 @@ import { freePort } from '../stack/ports.js';
 import { DEFAULT_FAULTS, type FaultConfig } from '../stripe-emulator/faults.js';
 import { ChaosMonkey, CHAOS_FAULTS, CHAOS_STRIPE_TIMEOUT } from './chaos.js';
 import { CheckoutCustomers } from './customer.js';
+import { InfraChaos } from './infra-chaos.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
 import { chargeAndRefundUsers } from '../payments/transactions.js';
 import { checkInvariants, ownersOf } from './invariants.js';
@@ -29,6 +32,8 @@ export interface DevOptions {
   declineRate: number;
   checkoutShare: number;
   chaos: boolean;
+  /** also restart PostgreSQL (the run's own cluster) and SIGKILL/restart the stack's Kafka broker */
+  chaosInfra?: boolean;
   keep: boolean;
   seed: number;
   /** give up waiting when nothing has moved for this long */
@@ -61,7 +66,14 @@ function newRunId(): string {
 export async function runDev(options: DevOptions): Promise<DevSummary> {
   const runId = newRunId();
   const step = options.onStep ?? (() => undefined);
-  const dev = await prepareEnvironment({ runId, partitions: PARTITIONS, env: options.env, log: options.log, step });
+  const dev = await prepareEnvironment({
+    runId,
+    partitions: PARTITIONS,
+    env: options.env,
+    log: options.log,
+    step,
+    chaosInfra: options.chaosInfra ?? false,
+  });
   const run = new DevRun(dev, options);
   let keepData = false;
   try {
@@ -100,7 +112,8 @@ class DevRun {
   private firstPlacedAt?: number;
   private settledAt?: number;
   private latest?: PipelineFacts;
-  private probeError?: string;
+  private probeError?: { since: number; unreachable: 'database' | 'Kafka' | undefined };
+  private infraChaos?: InfraChaos;
   private reconciliation?: DevReconciliation;
 
   constructor(
@@ -108,7 +121,7 @@ class DevRun {
     private readonly options: DevOptions,
   ) {
     this.workerGroup = `${dev.topicPrefix}paymentsctl-worker`;
-    this.pool = createPool(dev.databaseUrl, { max: 12, applicationName: 'paymentsctl-dev' });
+    this.pool = createPool(dev.databaseUrl, { max: 12, applicationName: 'paymentsctl-dev', log: options.log });
     this.plan = planOrders({
       count: options.orders,
       declineRate: options.declineRate,
@@ -137,6 +150,7 @@ class DevRun {
     try {
       let restoreFaults: FaultConfig | undefined;
       let chaos: ChaosMonkey | undefined;
+      let infraChaos: InfraChaos | undefined;
       try {
         // Explicit faults either way: a reused emulator may have been left with some.
         restoreFaults = await dev.emulator.faults();
@@ -145,6 +159,18 @@ class DevRun {
           this.note('emulator faults on: 500s (stored), resets, held responses, duplicate, reordered and dropped webhooks');
           chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
           chaos.start();
+        }
+        if (dev.ownPostgres) {
+          this.note('infra chaos on: PostgreSQL restarts and Kafka broker kills during the run');
+          infraChaos = new InfraChaos({
+            postgres: dev.ownPostgres,
+            env: options.env,
+            random: new SeededRandom(options.seed ^ 0x1f7a),
+            log: options.log,
+            note: (line) => this.note(line),
+          });
+          this.infraChaos = infraChaos;
+          infraChaos.start();
         }
         customersDone = new CheckoutCustomers(this.pool, dev.emulator, this.plan, options.log).run(this.stop.signal);
         await placeOrders(this.pool, this.plan, {
@@ -159,6 +185,11 @@ class DevRun {
         this.phase = 'draining';
         await this.untilSettledOrIdle(customersDone);
       } finally {
+        if (infraChaos) {
+          await infraChaos.stop();
+          const { postgres, kafka } = infraChaos.restarts;
+          this.note(`infra chaos over: ${postgres} PostgreSQL restarts, ${kafka} broker restarts`);
+        }
         if (chaos) {
           await chaos.stop();
           this.note('chaos over: every role runs again, emulator faults off');
@@ -263,11 +294,23 @@ class DevRun {
   private async look(): Promise<void> {
     try {
       this.latest = await this.probe.facts();
+      if (this.probeError !== undefined)
+        this.note(
+          `${this.probeError.unreachable ? `${this.probeError.unreachable} reachable again` : "the pipeline's state can be read again"} after ${formatMs(Date.now() - this.probeError.since)}`,
+        );
       this.probeError = undefined;
     } catch (error) {
-      // Keep the last picture; say so once.
-      if (this.probeError === undefined) this.note(`could not read the pipeline's state: ${errorMessage(error)}`);
-      this.probeError = errorMessage(error);
+      // Keep the last picture and keep watching; say so once.
+      if (this.probeError === undefined) {
+        const kafka = (error as { name?: unknown }).name?.toString().startsWith('KafkaJS') ?? false;
+        const unreachable = kafka ? 'Kafka' : isDatabaseUnavailable(error) ? 'database' : undefined;
+        this.note(
+          unreachable
+            ? `${unreachable} unreachable (${errorMessage(error)}); still watching`
+            : `could not read the pipeline's state: ${errorMessage(error)}`,
+        );
+        this.probeError = { since: Date.now(), unreachable };
+      }
     }
     const [worker, receiver] = await Promise.all([this.role('worker').metrics(), this.role('receiver').metrics()]);
     if (worker)
@@ -334,7 +377,7 @@ class DevRun {
       const facts = this.latest;
       if (facts && done(facts)) return;
       const now = JSON.stringify([this.placed, facts]);
-      if (now !== signature) {
+      if (now !== signature || this.infraChaos?.busy) {
         signature = now;
         movedAt = Date.now();
       } else if (Date.now() - movedAt > this.options.stallTimeoutMs) {
@@ -453,6 +496,7 @@ class DevRun {
       retries: facts.retries,
       duplicatesAbsorbed: { worker: this.duplicates.worker.total, webhook: this.duplicates.webhook.total },
       kills: { total: Object.values(kills).reduce((sum, n) => sum + n, 0), ...kills },
+      ...(this.infraChaos ? { infraRestarts: { ...this.infraChaos.restarts } } : {}),
       unexpectedExits,
       ordersPerSecond: busySeconds > 0 ? Math.round((orders.length / busySeconds) * 10) / 10 : 0,
       ...(this.reconciliation ? { reconciliation: this.reconciliation } : {}),

@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import type pg from 'pg';
-import { abortableSleep } from '../backoff.js';
+import { abortableSleep, Backoff } from '../backoff.js';
 import { withTransactionClient } from '../db/connect.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { enqueue } from '../outbox/enqueue.js';
 import type { PlannedOrder } from './plan.js';
 
@@ -51,7 +52,7 @@ export async function placeOrders(pool: pg.Pool, orders: readonly PlannedOrder[]
     limit(async () => {
       if (options.signal.aborted || failure) return;
       try {
-        await placeOne(pool, order);
+        await placeRidingOutOutages(pool, order, options.signal);
       } catch (error) {
         // Recorded inside the task, before the next queued one starts and looks at it; and never a
         // rejection that nobody awaits yet, which would end the process.
@@ -73,19 +74,37 @@ export async function placeOrders(pool: pg.Pool, orders: readonly PlannedOrder[]
   if (failure) throw failure.error;
 }
 
-/** One order and its event, in one application transaction. */
+/**
+ * Places one order, trying again while PostgreSQL is away (a restart, a failover), as a shop would.
+ * A COMMIT whose answer was lost may have committed: the retry then finds the order and stops.
+ */
+async function placeRidingOutOutages(pool: pg.Pool, order: PlannedOrder, signal: AbortSignal): Promise<void> {
+  const backoff = new Backoff(100, 2_000);
+  for (;;) {
+    try {
+      await placeOne(pool, order);
+      return;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || signal.aborted) throw error;
+      await backoff.wait([signal]);
+    }
+  }
+}
+
+/** One order and its event, in one application transaction; nothing if the order is already placed. */
 async function placeOne(pool: pg.Pool, order: PlannedOrder): Promise<void> {
   await withTransactionClient(pool, async (client) => {
     const { data } = order;
     // The order and its event commit together or not at all: that is the outbox's promise.
     await client.query('BEGIN');
-    await client.query('INSERT INTO dev_orders (aggregate_id, flow, pays, amount, currency) VALUES ($1, $2, $3, $4, $5)', [
-      order.aggregateId,
-      order.flow,
-      order.pays,
-      data.amount,
-      data.currency,
-    ]);
+    const inserted = await client.query(
+      'INSERT INTO dev_orders (aggregate_id, flow, pays, amount, currency) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (aggregate_id) DO NOTHING',
+      [order.aggregateId, order.flow, order.pays, data.amount, data.currency],
+    );
+    if (inserted.rowCount === 0) {
+      await client.query('ROLLBACK');
+      return;
+    }
     await enqueue(client, { topic: order.topic, key: order.aggregateId, type: order.topic, data });
     await client.query('COMMIT');
   });

@@ -111,6 +111,8 @@ export interface DevSummary {
   retries: number;
   duplicatesAbsorbed: { worker: number; webhook: number };
   kills: { total: number } & Record<RoleName, number>;
+  /** with --chaos-infra: PostgreSQL restarts and Kafka broker kills (each brought back by the run) */
+  infraRestarts?: { postgres: number; kafka: number };
   unexpectedExits: number;
   /** orders per second from the first order placed to the last one settled */
   ordersPerSecond: number;

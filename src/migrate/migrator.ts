@@ -38,7 +38,7 @@ interface HistoryRow {
 }
 
 /** The applied migrations in order; undefined when the history table does not exist. */
-export async function readHistory(client: pg.Client): Promise<HistoryRow[] | undefined> {
+export async function readHistory(client: pg.ClientBase): Promise<HistoryRow[] | undefined> {
   const exists = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [HISTORY_TABLE]);
   if (!exists.rows[0]?.present) return undefined;
   const result = await client.query<HistoryRow>(`SELECT name, checksum FROM ${HISTORY_TABLE} ORDER BY version`);

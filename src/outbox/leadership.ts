@@ -127,7 +127,9 @@ export class TopicLeadership extends EventEmitter<{
     });
     // Events of a connection already replaced must not drop its successor.
     client.on('error', (error) => {
-      if (client === this.client) this.dropConnection(`database connection lost: ${errorMessage(error)}`);
+      if (client !== this.client) return;
+      this.options.log.warn({ err: errorMessage(error) }, 'outbox lock connection lost; reconnecting');
+      this.dropConnection(`database connection lost: ${errorMessage(error)}`);
     });
     client.on('end', () => {
       if (client === this.client) this.dropConnection('database connection closed');

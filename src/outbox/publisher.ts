@@ -11,6 +11,7 @@ import { TopicLeadership } from './leadership.js';
 import { createPublisherMetrics, type PublisherMetrics } from './metrics.js';
 import { backlog, deletePublishedBefore, unpublishedTopics } from './store.js';
 import { TopicPublisher } from './topic-publisher.js';
+import { Readiness } from '../webhook/readiness.js';
 
 export interface PublisherOptions {
   databaseUrl: string;
@@ -58,12 +59,14 @@ export class OutboxPublisher {
   private readonly stopController = new AbortController();
   private readonly background: Promise<void>[] = [];
   private readonly log: Logger;
+  private readonly reachability: Readiness;
 
   constructor(private readonly options: PublisherOptions) {
     this.instance = options.instance ?? `${process.env.HOSTNAME || hostname()}-${process.pid}`;
     this.log = options.log.child({ instance: this.instance });
     this.pool = createPool(options.databaseUrl, {
       applicationName: 'paymentsctl publish-outbox',
+      log: this.log,
       max: 10,
       // This pool only reads rows and marks them published. A mark lost to a server crash means
       // the rows are sent again (a duplicate, never a loss), so it need not wait for the WAL flush.
@@ -81,6 +84,13 @@ export class OutboxPublisher {
       databaseUrl: options.databaseUrl,
       log: this.log,
       checkIntervalMs: options.takeoverIntervalMs ?? PUBLISHER_DEFAULTS.takeoverIntervalMs,
+    });
+    this.reachability = new Readiness({
+      pool: this.pool,
+      brokers: options.brokers,
+      kafkaSecurity: options.kafkaSecurity,
+      log: this.log,
+      logChanges: false,
     });
     this.metrics = createPublisherMetrics(options.registry, () => backlog(this.pool, [...this.publishers.keys()]));
     this.leadership.on('notify', this.onNotify);
@@ -132,6 +142,10 @@ export class OutboxPublisher {
 
   leading(): string[] {
     return this.leadership.leading();
+  }
+
+  dependencies(): Promise<Record<string, string>> {
+    return this.reachability.dependencies();
   }
 
   private addTopics(topics: string[]): void {
@@ -211,6 +225,7 @@ export class OutboxPublisher {
     await Promise.all([...this.publishers.values()].map((publisher) => publisher.stop()));
     await this.leadership.stop();
     await Promise.all(this.background);
+    await this.reachability.close();
     await this.pool.end().catch(() => undefined);
   }
 }

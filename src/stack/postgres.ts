@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectClient } from '../db/connect.js';
-import { freePort } from './ports.js';
+import { freePort, portFreeWithin } from './ports.js';
 import { isProcessAlive, stopProcess } from './process.js';
 
 export const DEFAULT_LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -109,17 +109,7 @@ export async function startPostgres(
   try {
     await run('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
     const tls = options.tls ? await installServerCertificate(options.tls, dir, runAs) : [];
-    const serverOptions = [
-      ...tls,
-      `-p ${port}`,
-      '-c listen_addresses=127.0.0.1',
-      `-c unix_socket_directories=${dir}`,
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
-      '-c max_connections=300',
-    ].join(' ');
-    await run('pg_ctl', ['-D', dataDir, '-l', logFile, '-o', serverOptions, '-w', '-t', '60', 'start']);
+    await run('pg_ctl', ['-D', dataDir, '-l', logFile, '-o', [...tls, serverOptions(port, dir)].join(' '), '-w', '-t', '60', 'start']);
   } catch (error) {
     const tail = await readFile(logFile, 'utf8').catch(() => '');
     await rm(dir, { recursive: true, force: true });
@@ -145,6 +135,76 @@ async function installServerCertificate(
   await chmod(key, 0o600);
   if (runAs) for (const file of [cert, key]) await chown(file, runAs.uid, runAs.gid);
   return ['-c ssl=on', `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`];
+}
+
+function serverOptions(port: number, dir: string): string {
+  return [
+    `-p ${port}`,
+    '-c listen_addresses=127.0.0.1',
+    `-c unix_socket_directories=${dir}`,
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+    '-c max_connections=300',
+  ].join(' ');
+}
+
+function pgCtl(cluster: ManagedPostgres, args: string[]) {
+  const as = cluster.runAs ? { uid: cluster.runAs.uid, gid: cluster.runAs.gid } : {};
+  return execa(join(cluster.binDir, 'pg_ctl'), ['-D', join(cluster.dir, 'data'), ...args], {
+    ...as,
+    cwd: cluster.dir,
+    env: { LC_ALL: 'C' },
+  });
+}
+
+/**
+ * Stops the server of a throwaway cluster and keeps its data, to start it again later where its
+ * clients expect it. `immediate` is a crash as far as the clients (and recovery) are concerned.
+ */
+export async function haltPostgres(cluster: ManagedPostgres, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+  if (!isProcessAlive(cluster.pid)) return;
+  await pgCtl(cluster, ['-m', mode, '-w', '-t', '30', 'stop']).catch(() => undefined);
+  await stopProcess(cluster.pid, 10_000);
+}
+
+/**
+ * Starts a throwaway cluster's server again on its own port with its own data, so every client
+ * reconnects to the address it knows. Refuses, rather than move, when another process took the port.
+ */
+/**
+ * A SIGKILLed postmaster leaves postmaster.pid behind, and where nothing reaps orphans (a container
+ * whose init does not) its pid stays a zombie that PostgreSQL takes for a running server. Ours is
+ * a throwaway cluster whose server we know is gone: its lock files go.
+ */
+async function removeStaleLockFile(cluster: ManagedPostgres): Promise<void> {
+  const lockFile = join(cluster.dir, 'data', 'postmaster.pid');
+  const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (pid > 0 && !isProcessAlive(pid)) {
+    // and the lock of its Unix socket, which names the same dead pid
+    for (const file of [lockFile, join(cluster.dir, `.s.PGSQL.${cluster.port}.lock`)]) await rm(file, { force: true });
+  }
+}
+
+export async function resumePostgres(cluster: ManagedPostgres): Promise<ManagedPostgres> {
+  if (isProcessAlive(cluster.pid) && (await isPostgresReachable(cluster.adminUrl))) return cluster;
+  if (!(await portFreeWithin(cluster.port))) {
+    throw new UnavailableError(`cannot start PostgreSQL again on port ${cluster.port}: another process listens there now`, {
+      hint: `stop whatever took 127.0.0.1:${cluster.port}, then run this again; or \`paymentsctl stack down\` and \`stack up\` for a new stack (its data is lost)`,
+    });
+  }
+  await removeStaleLockFile(cluster);
+  try {
+    await pgCtl(cluster, ['-l', cluster.logFile, '-o', serverOptions(cluster.port, cluster.dir), '-w', '-t', '60', 'start']);
+  } catch (error) {
+    const tail = await readFile(cluster.logFile, 'utf8').catch(() => '');
+    throw new UnavailableError(`could not start the local PostgreSQL cluster again: ${(error as Error).message}\n${tail.slice(-2000)}`, {
+      hint: `see ${cluster.logFile}`,
+      cause: error,
+    });
+  }
+  const pid = Number((await readFile(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  return { ...cluster, pid };
 }
 
 export async function stopPostgres(cluster: ManagedPostgres, options: { log?: Logger } = {}): Promise<void> {

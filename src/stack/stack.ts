@@ -1,11 +1,20 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { UnavailableError, OperationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDatabase, withDatabase } from '../db/databases.js';
 import { kafkaBrokers as brokersSetting, rawSetting, stripeApiBase, validateDatabaseUrl } from '../config.js';
 import { redact } from '../redact.js';
-import { DEFAULT_LOCAL_POSTGRES_URL, isPostgresReachable, startPostgres, stopPostgres, type ManagedPostgres } from './postgres.js';
+import {
+  DEFAULT_LOCAL_POSTGRES_URL,
+  haltPostgres,
+  isPostgresReachable,
+  resumePostgres,
+  startPostgres,
+  stopPostgres,
+  type ManagedPostgres,
+} from './postgres.js';
+import { portFreeWithin } from './ports.js';
 import {
   isKafkaReachable,
   kafkaVersionFrom,
@@ -159,6 +168,59 @@ async function upKafka(options: ReturnType<typeof resolveOptions>, started: { ka
   return { mode: 'managed', brokers: managed.brokers, managed };
 }
 
+async function revivePostgres(state: StackState['postgres'], log: Logger | undefined): Promise<StackState['postgres']> {
+  const managed = state.managed!;
+  log?.warn({ port: managed.port, dir: managed.dir }, 'the local PostgreSQL cluster is down; starting it again on its port with its data');
+  if (isProcessAlive(managed.pid)) await haltPostgres(managed, 'immediate');
+  return { ...state, managed: await resumePostgres(managed) };
+}
+
+async function reviveKafka(state: StackState['kafka'], options: ReturnType<typeof resolveOptions>): Promise<StackState['kafka']> {
+  const previous = state.managed!;
+  options.log?.warn({ brokers: previous.brokers }, 'the local Kafka broker is down; starting it again on its ports with its data');
+  // A broker that runs but does not answer is stopped first; its data stays.
+  await stopKafka(previous, { graceMs: 5_000 });
+  for (const port of [previous.port, previous.controllerPort]) {
+    if (!(await portFreeWithin(port))) {
+      throw new UnavailableError(`cannot start Kafka again on 127.0.0.1:${port}: another process listens there now`, {
+        hint: `every client expects the broker at ${previous.brokers}; stop whatever took port ${port} and run \`paymentsctl stack up\` again, or \`stack down\` then \`stack up\` for a new broker (its topics are lost)`,
+      });
+    }
+  }
+  const managed = await startKafka({
+    version: previous.version,
+    workDir: dirname(previous.dataDir),
+    cacheDir: options.cacheDir,
+    log: options.log,
+    timeoutMs: options.timeoutMs,
+    port: previous.port,
+    controllerPort: previous.controllerPort,
+  });
+  return { ...state, brokers: managed.brokers, managed };
+}
+
+async function reviveStripe(
+  state: NonNullable<StackState['stripe']>,
+  options: ReturnType<typeof resolveOptions>,
+): Promise<NonNullable<StackState['stripe']>> {
+  const previous = state.managed!;
+  const workDir = join(options.stateDir, 'stripe');
+  options.log?.warn({ apiBase: previous.apiBase }, 'the local Stripe emulator is down; starting it again on its port');
+  await stopStripeEmulator(previous, workDir);
+  if (!(await portFreeWithin(previous.port))) {
+    throw new UnavailableError(`cannot start the Stripe emulator again on 127.0.0.1:${previous.port}: another process listens there now`, {
+      hint: `clients expect it at ${previous.apiBase}; stop whatever took port ${previous.port} and run \`paymentsctl stack up\` again`,
+    });
+  }
+  const managed = await startStripeEmulatorProcess({
+    workDir,
+    log: options.log,
+    port: previous.port,
+    webhookSecret: previous.webhookSecret,
+  });
+  return { ...state, apiBase: managed.apiBase, managed };
+}
+
 /**
  * Brings up Postgres and Kafka (reusing a healthy running stack), waits until both accept
  * connections, and records what it started. On failure it stops whatever this call started.
@@ -171,18 +233,27 @@ export async function stackUp(options: StackOptions = {}): Promise<StackInfo> {
       ? await Promise.all([isPostgresHealthy(previous.postgres), isKafkaHealthy(previous.kafka), isStripeHealthy(previous.stripe)])
       : [false, false, false];
     if (previous && pgHealthy && kafkaHealthy && stripeHealthy) return infoOf(previous, true);
-    // Whatever of a previous stack died is cleaned up before its replacement starts.
-    if (previous && !pgHealthy && previous.postgres.managed) await stopPostgres(previous.postgres.managed);
-    if (previous && !kafkaHealthy && previous.kafka.managed) await stopKafka(previous.kafka.managed, { removeData: true });
-    if (previous && !stripeHealthy && previous.stripe?.managed)
-      await stopStripeEmulator(previous.stripe.managed, join(resolved.stateDir, 'stripe'));
 
     const started: { postgres?: ManagedPostgres; kafka?: ManagedKafka; stripe?: ManagedStripeEmulator } = {};
-    // All run to the end even if one fails, so whatever the others started is known and stopped.
+    // A part of a previous stack that died comes back where its clients expect it: same port, same
+    // data. One we did not start is only waited for. All run to the end even if one fails, so
+    // whatever the others started is known and stopped.
     const [postgres, kafka, stripe] = await Promise.allSettled([
-      previous && pgHealthy ? previous.postgres : upPostgres({ ...resolved, freshPostgres: options.freshPostgres }, started),
-      previous && kafkaHealthy ? previous.kafka : upKafka(resolved, started),
-      previous?.stripe && stripeHealthy ? previous.stripe : upStripe({ ...resolved, stripeEmulator: options.stripeEmulator }, started),
+      previous && pgHealthy
+        ? previous.postgres
+        : previous?.postgres.managed
+          ? revivePostgres(previous.postgres, resolved.log)
+          : upPostgres({ ...resolved, freshPostgres: options.freshPostgres }, started),
+      previous && kafkaHealthy
+        ? previous.kafka
+        : previous?.kafka.managed
+          ? reviveKafka(previous.kafka, resolved)
+          : upKafka(resolved, started),
+      previous?.stripe && stripeHealthy
+        ? previous.stripe
+        : previous?.stripe?.managed
+          ? reviveStripe(previous.stripe, resolved)
+          : upStripe({ ...resolved, stripeEmulator: options.stripeEmulator }, started),
     ]);
     try {
       for (const part of [postgres, kafka, stripe]) if (part.status === 'rejected') throw part.reason;
@@ -196,6 +267,9 @@ export async function stackUp(options: StackOptions = {}): Promise<StackInfo> {
       await writeState(resolved.stateDir, state);
       return infoOf(state, false);
     } catch (error) {
+      // A part brought back runs again under a new pid: record it, or the next `up` would find
+      // its port taken by itself.
+      if (previous) await writeState(resolved.stateDir, revivedState(previous, { postgres, kafka, stripe }, started));
       await Promise.allSettled([
         started.postgres && stopPostgres(started.postgres),
         started.kafka && stopKafka(started.kafka, { removeData: true }),
@@ -204,6 +278,25 @@ export async function stackUp(options: StackOptions = {}): Promise<StackInfo> {
       throw error;
     }
   });
+}
+
+/** The previous state with each part that was brought back (not newly started) as it runs now. */
+function revivedState(
+  previous: StackState,
+  parts: {
+    postgres: PromiseSettledResult<StackState['postgres']>;
+    kafka: PromiseSettledResult<StackState['kafka']>;
+    stripe: PromiseSettledResult<NonNullable<StackState['stripe']>>;
+  },
+  started: { postgres?: unknown; kafka?: unknown; stripe?: unknown },
+): StackState {
+  const kept = <T>(part: PromiseSettledResult<T>, fresh: unknown, old: T): T => (part.status === 'fulfilled' && !fresh ? part.value : old);
+  return {
+    ...previous,
+    postgres: kept(parts.postgres, started.postgres, previous.postgres),
+    kafka: kept(parts.kafka, started.kafka, previous.kafka),
+    ...(previous.stripe ? { stripe: kept(parts.stripe, started.stripe, previous.stripe) } : {}),
+  };
 }
 
 export interface StackDownResult {

@@ -39,10 +39,13 @@ export async function startStripeEmulatorProcess(options: {
   workDir: string;
   log?: Logger;
   timeoutMs?: number;
+  /** to start it again where its clients expect it; default: a free port and a new secret */
+  port?: number;
+  webhookSecret?: string;
 }): Promise<ManagedStripeEmulator> {
   await mkdir(options.workDir, { recursive: true });
-  const port = await freePort();
-  const webhookSecret = `whsec_${randomBytes(24).toString('hex')}`;
+  const port = options.port ?? (await freePort());
+  const webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
   const logFile = join(options.workDir, 'stripe-emulator.log');
   const out = openSync(logFile, 'a');
   let pid: number | undefined;

@@ -93,9 +93,12 @@ function doubleCharged(ids: readonly string[]): string {
 
 function rolesLine(summary: DevSummary): string {
   const exits = alarming('unexpected exits', summary.unexpectedExits);
-  if (!summary.chaos) return row('roles', exits);
+  if (!summary.chaos && !summary.infraRestarts) return row('roles', exits);
   const perRole = ROLE_NAMES.map((name) => `${name} ${formatCount(summary.kills[name])}`).join(', ');
-  return row('chaos', `kills ${formatCount(summary.kills.total)} (${perRole})  ${exits}`);
+  const infra = summary.infraRestarts
+    ? `  restarts: PostgreSQL ${formatCount(summary.infraRestarts.postgres)}, Kafka broker ${formatCount(summary.infraRestarts.kafka)}`
+    : '';
+  return row('chaos', `kills ${formatCount(summary.kills.total)} (${perRole})${infra}  ${exits}`);
 }
 
 function whereLines(where: DevSummary['where']): string[] {

@@ -33,6 +33,16 @@ export function renderStatus(report: StatusReport): string {
   for (const u of report.unreachable) lines.push(`  ${mark.fail()} ${u.store}: ${u.error}`);
   for (const f of report.findings) lines.push(`  ${mark.fail()} ${f.message}`);
 
+  if (report.schema) {
+    const s = report.schema;
+    const pending = s.state === 'behind' || s.state === 'ahead' ? s.pending : [];
+    lines.push(heading('schema', report.database ?? ''));
+    lines.push(
+      `  ${s.state === 'current' ? chalk.green('current') : chalk.red(s.state)}  at ${s.at ?? 'no migrations'}` +
+        `${pending.length ? `  pending ${pending.join(', ')}` : ''}` +
+        `${s.state === 'ahead' ? `  unknown ${s.unknown.join(', ')}` : ''}${s.state === 'drifted' ? `  changed ${s.drifted.join(', ')}` : ''}`,
+    );
+  }
   if (report.outbox) {
     lines.push(heading('outbox', report.database ?? ''));
     if (!report.outbox.topics.length) lines.push('  empty');

@@ -22,6 +22,8 @@ export interface ReadinessOptions {
   cacheMs?: number;
   /** each check gives up after this long */
   timeoutMs?: number;
+  /** log "ready" / "not ready" when the answer changes (default true) */
+  logChanges?: boolean;
 }
 
 /**
@@ -36,6 +38,12 @@ export class Readiness {
   private closed = false;
 
   constructor(private readonly options: ReadinessOptions) {}
+
+  /** The database's and Kafka's answers alone: what the outage limit watches. */
+  async dependencies(): Promise<Record<string, string>> {
+    const { database, kafka } = await this.check();
+    return { database, kafka };
+  }
 
   async check(): Promise<ReadinessReport> {
     const cacheMs = this.options.cacheMs ?? 5_000;
@@ -55,7 +63,7 @@ export class Readiness {
       this.probe(() => this.kafkaCheck()),
     ]);
     const report = { ready: database === 'ok' && kafka === 'ok', database, kafka };
-    if (this.last?.report.ready !== report.ready) {
+    if (this.options.logChanges !== false && this.last?.report.ready !== report.ready) {
       this.options.log[report.ready ? 'info' : 'warn']({ database, kafka }, report.ready ? 'ready' : 'not ready');
     }
     this.last = { at: Date.now(), report };

@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseStripeEvent, planEvent, type EventPlan, type StripeEvent } from './mapping.js';
 import type { RejectReason, WebhookMetrics } from './metrics.js';
@@ -73,6 +75,17 @@ export class WebhookReceiver {
       result = await this.options.store.record(event, rawBody.toString('utf8'), plan);
     } catch (error) {
       metrics.storeErrors.inc();
+      if (isDatabaseUnavailable(error)) {
+        // Our own outage (a restart, a failover): Stripe retries a 503 for days, nothing is lost.
+        log.warn(
+          { err: errorMessage(error), stripeEventId: event.id, type: event.type },
+          'PostgreSQL is unreachable; answering 503 so Stripe delivers the event again',
+        );
+        return {
+          status: 503,
+          body: { error: { reason: 'database_unavailable', message: 'the event could not be recorded now; retry later' } },
+        };
+      }
       log.error(
         { err: error, stripeEventId: event.id, type: event.type },
         'could not record a verified webhook event; answering 500 so Stripe retries',

@@ -75,6 +75,7 @@ export class WebhookService implements Role, RunningWebhookService {
     this.metrics = createWebhookMetrics(this.registry);
     this.pool = createPool(options.databaseUrl, {
       applicationName: 'paymentsctl-webhook-serve',
+      log,
       max: poolSize,
       // Queries are sent without waiting for the previous answer: a transaction takes three round
       // trips instead of six (see store.ts). Round trips, not SQL, bound this service.
@@ -140,6 +141,10 @@ export class WebhookService implements Role, RunningWebhookService {
   /** Ready when the database and Kafka answer; the body says which one does not. */
   isReady(): Promise<ReadinessReport> {
     return this.readiness.check().catch((error: unknown) => ({ ready: false, database: String(error), kafka: 'unknown' }));
+  }
+
+  dependencies(): Promise<Record<string, string>> {
+    return this.readiness.dependencies();
   }
 
   stop(): Promise<void> {

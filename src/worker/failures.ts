@@ -1,5 +1,6 @@
 import { StripeGatewayError } from '../stripe/errors.js';
 import { ConcurrentPaymentWriteError } from '../payments/row.js';
+import { isDatabaseUnavailable, isSqlState } from '../db/unavailable.js';
 
 /**
  * What a failed message needs:
@@ -26,16 +27,9 @@ export class PermanentFailure extends Error {
   }
 }
 
-// SQLSTATE classes and codes that say the database, not the message, is the problem.
-const INFRASTRUCTURE_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
+// SQLSTATEs beyond an unreachable server that say the database, not the message, is the problem:
+// serialization failure, deadlock, lock not available, read-only transaction (a failover under way).
 const INFRASTRUCTURE_SQLSTATES = new Set(['40001', '40P01', '55P03', '25006']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-const PG_CONNECTION_MESSAGES = [
-  /Connection terminated/i,
-  /timeout exceeded when trying to connect/i,
-  /Client has encountered a connection error/i,
-  /Connection ended/i,
-];
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof InvalidMessageError || error instanceof PermanentFailure) return 'permanent';
@@ -46,17 +40,10 @@ export function classifyFailure(error: unknown): FailureKind {
     if (error.details.statusCode === 401 || error.details.statusCode === 403) return 'transient';
     return 'permanent';
   }
-  const candidate = error as { code?: unknown; name?: unknown; message?: unknown } | null;
-  const code = typeof candidate?.code === 'string' ? candidate.code : undefined;
-  if (code && /^[0-9A-Z]{5}$/.test(code) && (candidate as { severity?: unknown }).severity !== undefined) {
-    return INFRASTRUCTURE_SQLSTATES.has(code) || INFRASTRUCTURE_SQLSTATE_CLASSES.includes(code.slice(0, 2))
-      ? 'infrastructure'
-      : 'permanent';
-  }
-  if (code && NETWORK_CODES.has(code)) return 'infrastructure';
-  if (typeof candidate?.name === 'string' && candidate.name.startsWith('KafkaJS')) return 'infrastructure';
-  if (typeof candidate?.message === 'string' && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(candidate.message as string)))
-    return 'infrastructure';
+  if (isDatabaseUnavailable(error)) return 'infrastructure';
+  if (isSqlState(error)) return INFRASTRUCTURE_SQLSTATES.has(error.code) ? 'infrastructure' : 'permanent';
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && name.startsWith('KafkaJS')) return 'infrastructure';
   // Unknown errors (a bug included) go round the retries and end in the dead letters with their
   // message, rather than wedging the partition.
   return 'transient';

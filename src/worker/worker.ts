@@ -1,10 +1,11 @@
 import type { Registry } from 'prom-client';
 import { createPool } from '../db/connect.js';
-import { createKafka, kafkaConnectError } from '../kafka/client.js';
+import { createKafka, isSaslAuthenticationError, kafkaConnectError } from '../kafka/client.js';
 import type { KafkaSecurity } from '../kafka/security.js';
 import { deadLetterTopic, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
-import { UnavailableError } from '../errors.js';
+import { errorMessage, UnavailableError } from '../errors.js';
+import { Backoff } from '../backoff.js';
 import { deleteProcessedBefore } from '../payments/store.js';
 import { InboxCommitter } from '../payments/inbox-commit.js';
 import type { CheckoutUrls } from '../payments/stripe-calls.js';
@@ -16,6 +17,7 @@ import { paymentsHandler } from './handlers/payments.js';
 import { historyHandlers } from './handlers/history.js';
 import { refundHandler, releaseHandler } from './handlers/saga.js';
 import { createWorkerMetrics } from './metrics.js';
+import { Readiness } from '../webhook/readiness.js';
 
 export interface WorkerOptions {
   databaseUrl: string;
@@ -30,6 +32,8 @@ export interface WorkerOptions {
   checkoutUrls: CheckoutUrls;
   /** forget inbox rows older than this; 0 keeps them */
   inboxRetainMs: number;
+  /** a start during an outage waits this long for PostgreSQL and Kafka (0: fail at once) */
+  outageLimitMs?: number;
   /** Kafka group session timeout; default 30 s */
   sessionTimeoutMs?: number;
   gateway: StripeGateway;
@@ -48,9 +52,17 @@ export class PaymentsWorker {
   private readonly consumer: WorkerConsumer;
   private readonly routes: Map<string, Route[]>;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly reachability: Readiness;
 
   constructor(private readonly options: WorkerOptions) {
-    this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker' });
+    this.pool = createPool(options.databaseUrl, { max: options.concurrency + 2, applicationName: 'paymentsctl worker', log: options.log });
+    this.reachability = new Readiness({
+      pool: this.pool,
+      brokers: options.brokers,
+      kafkaSecurity: options.kafkaSecurity,
+      log: options.log,
+      logChanges: false,
+    });
     const deps = { gateway: options.gateway };
     const all: Record<HandlerName, TopicHandler[]> = {
       payments: [paymentsHandler(deps)],
@@ -96,12 +108,27 @@ export class PaymentsWorker {
     this.consumer.onFailure(listener);
   }
 
+  dependencies(): Promise<Record<string, string>> {
+    return this.reachability.dependencies();
+  }
+
   async start(): Promise<void> {
-    await this.checkTopics();
-    await this.pool.query('SELECT 1').catch((error: Error) => {
-      throw new UnavailableError(`cannot reach PostgreSQL: ${error.message}`, { hint: 'check DATABASE_URL', cause: error });
+    await this.untilReachable(async () => {
+      await this.checkTopics();
+      await this.pool.query('SELECT 1').catch((error: Error) => {
+        throw new UnavailableError(`cannot reach PostgreSQL: ${error.message}`, { hint: 'check DATABASE_URL', cause: error });
+      });
     });
-    await this.consumer.start();
+    // The broker can go away between the check and joining the group: that is waited out too.
+    await this.untilReachable(() =>
+      this.consumer.start().catch((error: Error) => {
+        if (!error.name.startsWith('KafkaJS')) throw error;
+        throw new UnavailableError(`cannot reach Kafka at ${this.options.brokers.join(',')}: ${error.message}`, {
+          hint: 'check KAFKA_BROKERS',
+          cause: error,
+        });
+      }),
+    );
     if (this.options.inboxRetainMs > 0) {
       this.retentionTimer = setInterval(() => void this.pruneInbox(), INBOX_RETENTION_EVERY_MS);
       this.retentionTimer.unref();
@@ -111,7 +138,34 @@ export class PaymentsWorker {
   async stop(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.consumer.stop();
+    await this.reachability.close();
     await this.pool.end().catch(() => undefined);
+  }
+
+  /**
+   * A replica started during an outage (a rescheduled pod, a restart while the database fails over)
+   * waits for PostgreSQL and Kafka up to the outage limit instead of crash-looping; missing topics
+   * still fail at once.
+   */
+  private async untilReachable(check: () => Promise<void>): Promise<void> {
+    const limitMs = this.options.outageLimitMs ?? 0;
+    const since = Date.now();
+    const backoff = new Backoff(500, 5_000);
+    for (;;) {
+      try {
+        return await check();
+      } catch (error) {
+        // Refused credentials never heal by waiting: they fail at once, like missing topics.
+        const unreachable = error instanceof UnavailableError && !/topics missing/.test(error.message) && !isSaslAuthenticationError(error);
+        if (!unreachable || Date.now() - since >= limitMs) throw error;
+        if (backoff.failures === 0)
+          this.options.log.warn(
+            { err: errorMessage(error), outageLimitMs: limitMs },
+            'cannot start yet: PostgreSQL or Kafka is unreachable; waiting for it (exits 3 past the outage limit)',
+          );
+        await backoff.wait([]);
+      }
+    }
   }
 
   /** Fails fast, naming what to run, when a consumed, retry or dead-letter topic is missing. */

@@ -16,6 +16,7 @@ const report = (over: Partial<StatusReport> = {}): StatusReport => ({
   database: '127.0.0.1:5432/payments',
   brokers: ['127.0.0.1:9092'],
   topicPrefix: 'prod.',
+  schema: { state: 'current', at: '005_transactions.sql' },
   outbox: {
     topics: [{ topic: 'orders.placed', unpublished: 4, setAside: 0, oldestUnpublishedMs: 1_000, pastRetention: 0 }],
     setAside: [],

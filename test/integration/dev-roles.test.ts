@@ -37,9 +37,15 @@ describe('a supervised dev role', () => {
     { timeout: 60_000 },
     async () => {
       const notes: string[] = [];
-      // Nothing listens on port 1: the worker exits 3 each time.
+      // Nothing listens on port 1: the worker waits out its outage limit (1 s here), then exits 3, each time.
       const role = await workerRole(
-        { DATABASE_URL: db.url, KAFKA_BROKERS: '127.0.0.1:1', STRIPE_API_KEY: 'sk_test_roles', STRIPE_API_BASE: 'http://127.0.0.1:9' },
+        {
+          DATABASE_URL: db.url,
+          KAFKA_BROKERS: '127.0.0.1:1',
+          OUTAGE_LIMIT: '1s',
+          STRIPE_API_KEY: 'sk_test_roles',
+          STRIPE_API_BASE: 'http://127.0.0.1:9',
+        },
         notes,
       );
       try {

@@ -6,6 +6,7 @@ import { kafkaSecurity } from '../../src/config.js';
 import { kafkaVersionFrom, startKafka, stopKafka, type ManagedKafka } from '../../src/stack/kafka.js';
 import { defaultCacheDir } from '../../src/stack/paths.js';
 import { runCli, runMain } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { uniquePrefix } from '../helpers/kafka.js';
 import { parseValue, startPipeline, type PipelineKafka } from '../helpers/pipeline.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
@@ -18,8 +19,10 @@ const WRONG_PASSWORD = 'not-the-password-b81e';
 let certs: TestCertificates;
 let broker: ManagedKafka;
 let workDir: string;
+let database: TestDatabase;
 
 beforeAll(async () => {
+  database = await createTestDatabase();
   certs = await makeTestCertificates();
   workDir = await mkdtemp(join(tmpdir(), 'paymentsctl-secure-kafka-'));
   broker = await startKafka({
@@ -37,6 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await database?.drop();
   if (broker) await stopKafka(broker, { removeData: true });
   if (workDir) await rm(workDir, { recursive: true, force: true });
   if (certs) await rm(certs.dir, { recursive: true, force: true });
@@ -112,7 +116,8 @@ describe('credentials and certificates the broker refuses', () => {
   ])('%s with a wrong SASL password exits 3 naming the setting, and prints the password nowhere', async (_name, args) => {
     const env = {
       ...wrongPassword(),
-      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+      // a migrated database of its own: the roles check its schema before they reach Kafka
+      DATABASE_URL: database.url,
       STRIPE_API_KEY: 'sk_test_wrongpassword',
     };
     const result = await runCli(['--log-level', 'debug', ...args], env);

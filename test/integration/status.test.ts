@@ -29,7 +29,7 @@ describe('paymentsctl status', () => {
         .n,
     );
   const startWorker = async () => {
-    worker = await pipeline.startWorker(['--handlers', 'payments,checkout,saga', '--session-timeout', '6s']);
+    worker = await pipeline.startWorker(['--session-timeout', '6s']);
   };
 
   beforeAll(async () => {
@@ -67,6 +67,7 @@ describe('paymentsctl status', () => {
     expect(report).toMatchObject({ verdict: 'healthy', unreachable: [], window: { looks: 3 }, topicPrefix: pipeline.prefix });
     expect(Object.keys(report)).toEqual(
       expect.arrayContaining([
+        'schema',
         'outbox',
         'publisher',
         'consumers',
@@ -79,6 +80,7 @@ describe('paymentsctl status', () => {
       ]),
     );
     expect(report.thresholds).toEqual(DEFAULT_THRESHOLDS);
+    expect(report.schema?.state).toBe('current');
     expect(report.payments?.byStatus.succeeded).toBe(2);
     expect(report.publisher?.leaders.every((l) => l.leader?.applicationName === 'paymentsctl publish-outbox (leadership)')).toBe(true);
     expect(report.publisher?.instances).toBe(1);
@@ -206,6 +208,27 @@ describe('paymentsctl status', () => {
     expect(report.findings.find((f) => f.kind === 'outbox_oldest_unpublished')?.message).toContain('orders.placed');
     expect(report.outbox?.topics.find((t) => t.topic === 'orders.placed')).toMatchObject({ unpublished: 1 });
     expect(report.publisher?.instances).toBe(0);
+  });
+
+  it('a database behind the binary: the schema section and a finding that says to migrate', async () => {
+    const last = await pipeline.pool.query<{ version: number; name: string; checksum: string; duration_ms: number }>(
+      'SELECT version, name, checksum, duration_ms FROM paymentsctl_migrations ORDER BY version DESC LIMIT 1',
+    );
+    const row = last.rows[0]!;
+    await pipeline.pool.query('DELETE FROM paymentsctl_migrations WHERE version = $1', [row.version]);
+    try {
+      const { exitCode, report } = await status(['--looks', '1', '--no-peek', '--max-dead-letters', '10']);
+      expect(exitCode).toBe(1);
+      expect(report.schema).toMatchObject({ state: 'behind', needs: row.name, pending: [row.name] });
+      expect(report.findings.find((f) => f.kind === 'schema_behind')?.message).toContain('run `paymentsctl migrate`');
+    } finally {
+      await pipeline.pool.query('INSERT INTO paymentsctl_migrations (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)', [
+        row.version,
+        row.name,
+        row.checksum,
+        row.duration_ms,
+      ]);
+    }
   });
 
   it('Kafka unreachable: exit 3, the database still reported', async () => {

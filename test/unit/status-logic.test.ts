@@ -52,6 +52,7 @@ describe('Burrow verdicts over a window of looks', () => {
 });
 
 const quiet = {
+  schema: { state: 'current' as const, at: '005_transactions.sql' },
   outbox: { topics: [], setAside: [], retainMs: 86_400_000 },
   publisher: {
     leaders: [{ topic: 'orders.placed', leader: { pid: 1, applicationName: 'x', clientAddress: null, connectedSince: '' } }],
@@ -69,6 +70,43 @@ const quiet = {
 describe('findings: thresholds crossed', () => {
   it('a quiet pipeline has none', () => {
     expect(findingsOf(quiet, DEFAULT_THRESHOLDS)).toEqual([]);
+  });
+
+  it('a schema behind, ahead or drifted is a finding saying what to do', () => {
+    const behind = findingsOf(
+      {
+        ...quiet,
+        schema: {
+          state: 'behind',
+          at: '003_payment_tombstones.sql',
+          needs: '005_transactions.sql',
+          pending: ['004_reconcile.sql', '005_transactions.sql'],
+        },
+      },
+      DEFAULT_THRESHOLDS,
+    );
+    expect(behind).toEqual([
+      {
+        section: 'schema',
+        kind: 'schema_behind',
+        message: 'schema: at 003_payment_tombstones.sql, this binary needs 005_transactions.sql (2 pending): run `paymentsctl migrate`',
+        value: '003_payment_tombstones.sql',
+      },
+    ]);
+    const ahead = findingsOf(
+      { ...quiet, schema: { state: 'ahead', at: '009_x.sql', needs: '005_transactions.sql', unknown: ['009_x.sql'], pending: [] } },
+      DEFAULT_THRESHOLDS,
+    );
+    expect(ahead[0]).toMatchObject({ kind: 'schema_ahead' });
+    expect(
+      findingsOf(
+        { ...quiet, schema: { state: 'drifted', at: '005_transactions.sql', drifted: ['001_initial.sql'] } },
+        DEFAULT_THRESHOLDS,
+      )[0],
+    ).toMatchObject({
+      kind: 'schema_drifted',
+      message: expect.stringContaining('001_initial.sql'),
+    });
   });
 
   it('an old unpublished row, a set-aside row, a topic without a leader, dead letters, a stuck payment, Stripe down', () => {

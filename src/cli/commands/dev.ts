@@ -8,6 +8,7 @@ interface DevFlags {
   declineRate: string;
   checkoutShare: string;
   chaos?: boolean;
+  chaosInfra?: boolean;
   keep?: boolean;
   seed?: string;
   stallTimeout: string;
@@ -39,12 +40,17 @@ export function devCommand(ctx: () => CliContext): Command {
       '--chaos',
       'SIGKILL and restart the roles at random while orders flow, and turn on Stripe faults (500s, resets, timeouts, duplicate, reordered and dropped webhooks — the dropped ones healed by reconcile at the end)',
     )
+    .option(
+      '--chaos-infra',
+      'also restart PostgreSQL and SIGKILL the Kafka broker (brought back on the same address) during the run, at least twice each; ' +
+        'the run then uses a throwaway PostgreSQL cluster of its own, and needs a broker the stack started — never a server it did not start',
+    )
     .option('--keep', 'after a passing run, leave the pipeline running (Ctrl-C stops the roles) and keep its database and topics')
     .option('--seed <n>', 'seed for the order mix and the chaos (default: random, printed in the summary)')
     .option('--stall-timeout <duration>', 'stop waiting when nothing has moved for this long; the checks then show what is missing', '60s')
     .addHelpText(
       'after',
-      '\nExamples:\n  paymentsctl dev --orders 1000\n  paymentsctl dev --orders 2000 --chaos --json | jq .checks\n\n' +
+      '\nExamples:\n  paymentsctl dev --orders 1000\n  paymentsctl dev --orders 2000 --chaos --json | jq .checks\n  paymentsctl dev --orders 2000 --chaos --chaos-infra --json\n\n' +
         'On a terminal it shows a live view; otherwise it prints a progress line every 2 s (on stderr with --json).',
     )
     .action(async (flags: DevFlags) => {
@@ -88,6 +94,7 @@ async function parseFlags(flags: DevFlags) {
     seed: flags.seed === undefined ? randomSeed() : positiveInt(flags.seed, '--seed', { min: 0, max: 2 ** 31 - 1 }),
     stallTimeoutMs: durationMs(flags.stallTimeout, '--stall-timeout', { min: 1_000 }),
     chaos: Boolean(flags.chaos),
+    chaosInfra: Boolean(flags.chaosInfra),
     keep: Boolean(flags.keep),
   };
 }

@@ -41,6 +41,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
       log: c.log,
       ops: options.ops,
       schema: options.schema,
+      outageLimitMs: options.outageLimitMs,
       describe: (publisher) => ({
         instance: publisher.instance,
         topics: options.topics ?? 'all',
@@ -53,7 +54,7 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
 
 async function parseFlags(flags: PublishFlags) {
   if (flags.topic?.length && flags.allTopics) throw new UsageError('--topic and --all-topics cannot be combined');
-  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs, schemaGateSettings } =
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs, schemaGateSettings, outageLimitMs } =
     await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const url = databaseUrl(flags);
@@ -69,5 +70,6 @@ async function parseFlags(flags: PublishFlags) {
     retainMs: durationMs(flags.retain, '--retain'),
     maxMessageBytes: positiveInt(flags.maxMessageBytes, '--max-message-bytes', { min: 1024 }),
     ops: opsListener(flags),
+    outageLimitMs: outageLimitMs(flags),
   };
 }

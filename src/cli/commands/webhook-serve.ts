@@ -51,6 +51,7 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
         log: c.log,
         ops: options.ops,
         schema: options.schema,
+        outageLimitMs: options.outageLimitMs,
         // While it waits for migrations the webhook port answers the probes (a fixed port only: with 0
         // the role would later bind a different one than the probes were told).
         waitingOps: options.port === 0 ? undefined : { host: options.host, port: options.port },
@@ -60,8 +61,17 @@ export function webhookServeCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: WebhookServeFlags) {
-  const { databaseUrl, kafkaBrokers, kafkaSecurity, webhookSecrets, positiveInt, durationMs, listenPort, schemaGateSettings } =
-    await import('../../config.js');
+  const {
+    databaseUrl,
+    kafkaBrokers,
+    kafkaSecurity,
+    webhookSecrets,
+    positiveInt,
+    durationMs,
+    listenPort,
+    schemaGateSettings,
+    outageLimitMs,
+  } = await import('../../config.js');
   const { opsListener } = await import('../run-role.js');
   const path = flags.path.trim();
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) {
@@ -88,5 +98,6 @@ async function parseFlags(flags: WebhookServeFlags) {
     maxBodyBytes: positiveInt(flags.maxBody, '--max-body', { min: 1024, max: 64 * 1024 * 1024 }),
     poolSize: positiveInt(flags.poolSize, '--pool-size', { min: 2, max: 1000 }),
     ops,
+    outageLimitMs: outageLimitMs(flags),
   };
 }

@@ -65,6 +65,7 @@ export function workerCommand(ctx: () => CliContext): Command {
       log: c.log,
       ops: options.ops,
       schema: options.schema,
+      outageLimitMs: options.outageLimitMs,
       describe: (worker) => ({
         handlers: options.handlers,
         group: options.groupId,
@@ -78,7 +79,7 @@ export function workerCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: WorkerFlags) {
-  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs, schemaGateSettings } =
+  const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt, durationMs, schemaGateSettings, outageLimitMs } =
     await import('../../config.js');
   const { HANDLER_NAMES } = await import('../../worker/handler.js');
   const { opsListener } = await import('../run-role.js');
@@ -118,6 +119,7 @@ async function parseFlags(flags: WorkerFlags) {
     inboxRetainMs: durationMs(flags.inboxRetain, '--inbox-retain'),
     sessionTimeoutMs: durationMs(flags.sessionTimeout, '--session-timeout', { min: 6000 }),
     ops: opsListener(flags),
+    outageLimitMs: outageLimitMs(flags),
   };
   const { stripeGatewayFromConfig } = await import('../../stripe/index.js');
   const gateway = stripeGatewayFromConfig(flags, process.env, {

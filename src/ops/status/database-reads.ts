@@ -1,3 +1,6 @@
+import { loadMigrations } from '../../migrate/files.js';
+import { readHistory } from '../../migrate/migrator.js';
+import { compareSchema, type SchemaVerdict } from '../../migrate/schema.js';
 import type pg from 'pg';
 import { Topics } from '../../contracts.js';
 import { PUBLISHER_LOCK_NAMESPACE } from '../../db/locks.js';
@@ -207,4 +210,15 @@ export async function replayedDeadLetters(db: pg.Pool, ranges: readonly DeadLett
   );
   for (const row of rows) counts.set(row.topic, row.replayed);
   return counts;
+}
+
+/** The database's migration history against the files this binary ships. */
+export async function schemaState(pool: pg.Pool): Promise<SchemaVerdict> {
+  const files = await loadMigrations();
+  const client = await pool.connect();
+  try {
+    return compareSchema(files, await readHistory(client));
+  } finally {
+    client.release();
+  }
 }

@@ -1,13 +1,25 @@
+import type { SchemaVerdict } from '../../migrate/schema.js';
 import type { StatusReport, Finding, StatusThresholds } from './report.js';
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 const minutes = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : seconds(ms));
 
-type Sections = Pick<StatusReport, 'outbox' | 'publisher' | 'consumers' | 'retries' | 'deadLetters' | 'payments' | 'webhooks' | 'stripe'>;
+type Sections = Pick<
+  StatusReport,
+  'schema' | 'outbox' | 'publisher' | 'consumers' | 'retries' | 'deadLetters' | 'payments' | 'webhooks' | 'stripe'
+>;
 
 /** Every threshold the pipeline's state crosses, as findings (pure: the same state, the same findings). */
 export function findingsOf(state: Sections, thresholds: StatusThresholds): Finding[] {
   const findings: Finding[] = [];
+  if (state.schema && state.schema.state !== 'current') {
+    findings.push({
+      section: 'schema',
+      kind: `schema_${state.schema.state}`,
+      message: `schema: ${schemaProblem(state.schema)}`,
+      value: state.schema.at ?? 'none',
+    });
+  }
   for (const topic of state.outbox?.topics ?? []) {
     if (topic.oldestUnpublishedMs !== null && topic.unpublished > 0 && topic.oldestUnpublishedMs > thresholds.maxOutboxAgeMs) {
       findings.push({
@@ -107,4 +119,16 @@ export function findingsOf(state: Sections, thresholds: StatusThresholds): Findi
     findings.push({ section: 'stripe', kind: 'stripe_unreachable', message: `stripe: unreachable: ${state.stripe.error ?? 'no answer'}` });
   }
   return findings;
+}
+
+function schemaProblem(schema: Exclude<SchemaVerdict, { state: 'current' }>): string {
+  const at = schema.at ?? 'no migrations';
+  switch (schema.state) {
+    case 'behind':
+      return `at ${at}, this binary needs ${schema.needs} (${schema.pending.length} pending): run \`paymentsctl migrate\``;
+    case 'ahead':
+      return `at ${at}, newer than this binary knows (${schema.unknown.join(', ')}): an older image runs against it`;
+    case 'drifted':
+      return `applied migrations changed since they were applied: ${schema.drifted.join(', ')}`;
+  }
 }

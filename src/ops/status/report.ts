@@ -1,3 +1,4 @@
+import type { SchemaVerdict } from '../../migrate/schema.js';
 import type { OutboxTopicState, PaymentsState, PublisherState, SetAsideRow, WebhooksState } from './database-reads.js';
 import type { LagVerdict } from './lag-verdict.js';
 
@@ -54,7 +55,7 @@ export interface StripeReport {
   error?: string;
 }
 
-export type Section = 'outbox' | 'publisher' | 'consumers' | 'retries' | 'deadLetters' | 'payments' | 'webhooks' | 'stripe';
+export type Section = 'schema' | 'outbox' | 'publisher' | 'consumers' | 'retries' | 'deadLetters' | 'payments' | 'webhooks' | 'stripe';
 
 export interface Finding {
   section: Section;
@@ -109,6 +110,8 @@ export interface StatusReport {
   database: string | null;
   brokers: string[];
   topicPrefix: string;
+  /** the database's migrations against those this binary ships */
+  schema: SchemaVerdict | null;
   outbox: { topics: OutboxTopicState[]; setAside: SetAsideRow[]; retainMs: number } | null;
   publisher: PublisherState | null;
   consumers: ConsumerGroupReport[] | null;

@@ -15,6 +15,7 @@ import {
   paymentsState,
   publisherState,
   replayedDeadLetters,
+  schemaState,
   webhooksState,
   type DeadLetterRange,
 } from './database-reads.js';
@@ -136,11 +137,13 @@ export class StatusMonitor {
     const unreachable: Unreachable[] = [];
     const database = await Promise.all([
       outboxState(this.pool, retainMs),
+      schemaState(this.pool),
       paymentsState(this.pool, thresholds.maxPendingMs),
       webhooksState(this.pool),
     ]).then(
-      async ([outbox, payments, webhooks]) => ({
+      async ([outbox, schema, payments, webhooks]) => ({
         outbox,
+        schema,
         payments,
         webhooks,
         publisher: await publisherState(this.pool, expectedPublisherTopics(outbox.topics)),
@@ -166,6 +169,7 @@ export class StatusMonitor {
       for (const report of kafka.deadLetters) report.replayed = Math.min(report.depth, replayed.get(report.topic) ?? 0);
     }
     const sections = {
+      schema: database?.schema ?? null,
       outbox: database ? { ...database.outbox, retainMs } : null,
       publisher: database?.publisher ?? null,
       payments: database?.payments ?? null,

@@ -1,16 +1,8 @@
+import type { ReadMessage } from '../../kafka/reader.js';
 import { FailureHeaders } from '../../worker/headers.js';
 
-/** A Kafka message as the client hands it over: bytes, not yet interpreted. */
-export interface RawMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  /** ms since the epoch, as text (kafkajs' form) */
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-}
+/** A Kafka message as the reader hands it over: bytes, not yet interpreted (timestamp: ms since the epoch, as text). */
+export type RawMessage = ReadMessage;
 
 /** Bytes that are valid UTF-8 are shown as text; any others as base64, never mangled. */
 export type Bytes = string | { base64: string };
