@@ -57,3 +57,17 @@ export function reconciliationCheck(chaos: boolean, result: DevReconciliation | 
     ? { name, ok: true, detail: 'no discrepancy between the payments table and Stripe' }
     : { name, ok: false, detail: `${result.found} discrepancies without any fault injected (${codes})` };
 }
+
+/** Two passes over one run as one result: what either found and healed, what the last left. */
+export function mergeReconciliations(earlier: DevReconciliation | undefined, later: DevReconciliation): DevReconciliation {
+  if (!earlier) return later;
+  const byCode = { ...earlier.byCode };
+  for (const [code, n] of Object.entries(later.byCode)) byCode[code] = (byCode[code] ?? 0) + n;
+  return {
+    found: earlier.found + later.found,
+    healed: earlier.healed + later.healed,
+    remaining: later.remaining,
+    byCode,
+    stripeRequests: earlier.stripeRequests + later.stripeRequests,
+  };
+}

@@ -17,7 +17,7 @@ import { InfraChaos } from './infra-chaos.js';
 import { prepareEnvironment, roleVariables, teardownEnvironment, type DevEnvironment } from './environment.js';
 import { chargeAndRefundUsers } from '../payments/transactions.js';
 import { checkInvariants, ownersOf } from './invariants.js';
-import { reconcileRun, reconciliationCheck } from './reconcile-step.js';
+import { mergeReconciliations, reconcileRun, reconciliationCheck } from './reconcile-step.js';
 import { planOrders, type PlannedOrder } from './plan.js';
 import { PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
@@ -55,6 +55,8 @@ const TICK_MS = 500;
 const QUIET_TICKS = 3;
 /** idle ticks in a row (nothing moving, nothing in flight) before unsettled orders count as lost webhooks */
 const IDLE_TICKS = 6;
+/** how many times reconciliation may run while orders are still unsettled after it */
+const RECONCILE_PASSES = 3;
 const PARTITIONS = 3;
 const RECENT_LINES = 5;
 
@@ -200,12 +202,19 @@ class DevRun {
             .catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
       }
       await Promise.all(this.roles.map((role) => role.waitUntilReady({ signal: interrupted })));
-      this.note('reconciling the run with Stripe (reconcile --fix --execute)');
-      this.reconciliation = await reconcileRun(dev, this.startedAt, options.log, interrupted).catch((error: unknown) => {
-        if (interrupted.aborted) throw error;
-        this.note(`reconcile failed: ${errorMessage(error)}`);
-        return undefined;
-      });
+      // A delayed Checkout payment can still be settling at the emulator when the run goes idle (not
+      // final at Stripe, so nothing to reconcile yet) and its late webhook can be dropped too: once
+      // reconciled, a run that is still unsettled waits to go idle again and reconciles once more.
+      for (let pass = 1; pass <= RECONCILE_PASSES; pass++) {
+        this.note(`reconciling the run with Stripe (reconcile --fix --execute${pass > 1 ? `, pass ${pass}` : ''})`);
+        const result = await reconcileRun(dev, this.startedAt, options.log, interrupted).catch((error: unknown) => {
+          if (interrupted.aborted) throw error;
+          this.note(`reconcile failed: ${errorMessage(error)}`);
+          return undefined;
+        });
+        this.reconciliation = result && mergeReconciliations(this.reconciliation, result);
+        if (!result || pass === RECONCILE_PASSES || (await this.untilSettledOrIdle(Promise.resolve()))) break;
+      }
       if (this.reconciliation)
         this.note(`reconcile: ${this.reconciliation.found} discrepancies, ${this.reconciliation.healed} outcomes healed`);
       // Drained: everything settled and compensated, nothing left to publish or consume, for a few looks in a row.
@@ -337,13 +346,15 @@ class DevRun {
    * customers have paid, and the emulator has no delivery left to make. What is unsettled then
    * is left to reconciliation.
    */
-  private async untilSettledOrIdle(customers: Promise<void>): Promise<void> {
+  private async untilSettledOrIdle(customers: Promise<void>): Promise<boolean> {
     let customersDone = false;
     void customers.then(() => (customersDone = true));
     let idle = 0;
     let signature = '';
+    let settled = false;
     await this.waitFor((facts) => {
-      if (this.settledCount(facts) >= this.plan.length) return true;
+      settled = this.settledCount(facts) >= this.plan.length;
+      if (settled) return true;
       // Outcomes only: while --chaos kills roles, restarts and redeliveries keep the other numbers moving.
       const now = JSON.stringify(facts.outcomes);
       const quiet = now === signature && customersDone && facts.outboxBacklog === 0 && facts.consumerLag === 0;
@@ -352,6 +363,7 @@ class DevRun {
       if (idle === IDLE_TICKS) void this.refreshDeliveries();
       return idle >= IDLE_TICKS && this.deliveriesPending === 0;
     });
+    return settled;
   }
 
   private deliveriesPending: number | undefined;
