@@ -212,7 +212,7 @@ class DevRun {
           this.note(`reconcile failed: ${errorMessage(error)}`);
           return undefined;
         });
-        this.reconciliation = result && mergeReconciliations(this.reconciliation, result);
+        if (result) this.reconciliation = mergeReconciliations(this.reconciliation, result);
         if (!result || pass === RECONCILE_PASSES || (await this.untilSettledOrIdle(Promise.resolve()))) break;
       }
       if (this.reconciliation)
