@@ -89,21 +89,14 @@ export function replayCommand(ctx: () => CliContext): Command {
   dlq.addHelpText('after', DLQ_HELP_AFTER).action(async (flags: DlqFlags) => {
     const c = ctx();
     const { databaseUrl, kafkaBrokers, kafkaSecurity, topicPrefix, positiveInt } = await import('../../config.js');
-    const { parseTime } = await import('../../ops/tail/start.js');
     const { UsageError } = await import('../../errors.js');
     const { replayDeadLetters } = await import('../../ops/replay/dlq.js');
     const { renderJson } = await import('../../ui/output.js');
     const { renderDlqReport, replayProgressReporter } = await import('../../ui/replay.js');
     const { interruptible } = await import('../interrupt.js');
     const now = Date.now();
-    const time = (value: string | undefined, flag: string) => {
-      if (value === undefined) return undefined;
-      const ms = parseTime(value, now);
-      if (ms === undefined) throw new UsageError(`${flag} must be an ISO time or a duration ago (15m, 2h), got "${value}"`);
-      return ms;
-    };
-    const sinceMs = time(flags.since, '--since');
-    const untilMs = time(flags.until, '--until');
+    const sinceMs = await timeFlag(flags.since, '--since', now);
+    const untilMs = await timeFlag(flags.until, '--until', now);
     if (sinceMs !== undefined && untilMs !== undefined && sinceMs > untilMs) throw new UsageError('--since is after --until');
     const rate = positiveInt(flags.rate, '--rate', { min: 1, max: 10_000 });
     const progress = replayProgressReporter(c.stderr, !c.json && Boolean(process.stderr.isTTY));
@@ -167,20 +160,12 @@ export function replayCommand(ctx: () => CliContext): Command {
   outbox.action(async (flags: OutboxFlags) => {
     const c = ctx();
     const { databaseUrl, positiveInt } = await import('../../config.js');
-    const { parseTime } = await import('../../ops/tail/start.js');
-    const { UsageError } = await import('../../errors.js');
     const { replayOutbox } = await import('../../ops/replay/outbox.js');
     const { renderJson } = await import('../../ui/output.js');
     const { renderOutboxReport } = await import('../../ui/replay.js');
     const now = Date.now();
-    const time = (value: string | undefined, flag: string) => {
-      if (value === undefined) return undefined;
-      const ms = parseTime(value, now);
-      if (ms === undefined) throw new UsageError(`${flag} must be an ISO time or a duration ago (15m, 2h), got "${value}"`);
-      return ms;
-    };
-    const sinceMs = time(flags.since, '--since');
-    const untilMs = time(flags.until, '--until');
+    const sinceMs = await timeFlag(flags.since, '--since', now);
+    const untilMs = await timeFlag(flags.until, '--until', now);
     const report = await replayOutbox({
       databaseUrl: databaseUrl(flags),
       topics: flags.topic,
@@ -228,4 +213,16 @@ export function replayCommand(ctx: () => CliContext): Command {
     c.stdout(c.json ? renderJson(found) : renderReplayShow(found));
   });
   return replay;
+}
+
+/** --since/--until: an ISO time or a duration ago (15m, 2h), as ms since the epoch. */
+async function timeFlag(value: string | undefined, flag: string, now: number): Promise<number | undefined> {
+  if (value === undefined) return undefined;
+  const { parseTime } = await import('../../ops/tail/start.js');
+  const ms = parseTime(value, now);
+  if (ms === undefined) {
+    const { UsageError } = await import('../../errors.js');
+    throw new UsageError(`${flag} must be an ISO time or a duration ago (15m, 2h), got "${value}"`);
+  }
+  return ms;
 }

@@ -1,4 +1,4 @@
-import { OperationError, UnavailableError, errorMessage } from '../../errors.js';
+import { OperationError, PaymentsctlError, UnavailableError, errorMessage } from '../../errors.js';
 import { describeTarget } from '../../db/connect.js';
 
 /** Runs database work; a server that cannot be reached becomes exit 3, missing tables a hint to migrate. */
@@ -6,6 +6,8 @@ export async function postgresReachable<T>(url: string, work: () => Promise<T>):
   try {
     return await work();
   } catch (error) {
+    // Our own errors (a bad selection, say) are already what the operator should see.
+    if (error instanceof PaymentsctlError) throw error;
     const code = (error as { code?: string }).code ?? '';
     if (code === '42P01')
       throw new OperationError(`the replay tables are missing in ${describeTarget(url)}`, {

@@ -1,28 +1,12 @@
-import { OperationError, UnavailableError, UsageError, errorMessage } from '../../errors.js';
-import { createPool, describeTarget } from '../../db/connect.js';
+import { UsageError } from '../../errors.js';
+import { createPool } from '../../db/connect.js';
+import { postgresReachable } from './reachable.js';
 import { listReplays, readReplay, type ReplayMessageRow, type ReplayRun } from './store.js';
 
 async function withReplayTables<T>(url: string, work: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
   const pool = createPool(url, { max: 1, applicationName: 'paymentsctl-replay' });
   try {
-    return await work(pool);
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? '';
-    if (code === '42P01')
-      throw new OperationError(`the replay tables are missing in ${describeTarget(url)}`, {
-        hint: 'apply the migrations first: paymentsctl migrate',
-        cause: error,
-      });
-    if (error instanceof UsageError) throw error;
-    if (
-      ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '3D000', '28P01'].includes(code) ||
-      /connect|timeout/i.test(errorMessage(error))
-    )
-      throw new UnavailableError(`cannot reach PostgreSQL at ${describeTarget(url)}: ${errorMessage(error)}`, {
-        hint: 'check DATABASE_URL and that PostgreSQL is up',
-        cause: error,
-      });
-    throw error;
+    return await postgresReachable(url, () => work(pool));
   } finally {
     await pool.end().catch(() => undefined);
   }
