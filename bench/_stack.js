@@ -32,6 +32,8 @@ export async function withBenchStack(fn) {
       brokers: info.kafkaBrokers,
       newDatabase,
       kafkaVersion: info.state.kafka.managed?.version ?? 'external',
+      // for CPU accounting (bench/_cpu.js): the broker JVM and PostgreSQL's postmaster
+      pids: { kafka: info.state.kafka.managed?.pid, postgres: info.state.postgres.managed?.pid },
       postgres: 'throwaway cluster (initdb), fsync=off',
     });
   } finally {
