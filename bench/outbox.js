@@ -1,6 +1,11 @@
-// Outbox publisher benchmark: throughput draining a backlog, the raw kafkajs ceiling with the same
-// producer settings, and commit → visible-in-Kafka latency at a steady rate.
+// Outbox publisher benchmark: commit → visible-in-Kafka latency at a steady rate (with each
+// event's stages traced, and again without coalescing for comparison), throughput draining a
+// backlog, a burst of rows arriving while the publisher runs, and the raw kafkajs ceiling with the
+// same producer settings. CPU seconds per 100k events for every process, from /proc.
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -12,14 +17,17 @@ import { cloudEventHeaders } from '../dist/outbox/envelope.js';
 import { chunksBySize } from '../dist/outbox/kafka-sink.js';
 import { PUBLISHER_DEFAULTS } from '../dist/outbox/publisher.js';
 import { withBenchStack, machine, percentile } from './_stack.js';
+import { cpuMeter, per100k } from './_cpu.js';
+import { stageFigures } from './_stages.js';
 
 const BIN = fileURLToPath(new URL('../bin/paymentsctl.js', import.meta.url));
 const CONSUMER = fileURLToPath(new URL('./_latency-consumer.js', import.meta.url));
 const ROWS = Number(process.env.BENCH_OUTBOX_ROWS ?? 100_000);
 const KEYS = 1_000;
 const BATCH_SIZE = Number(process.env.BENCH_OUTBOX_BATCH ?? PUBLISHER_DEFAULTS.batchSize);
+const FILL_TRANSACTION_ROWS = 5_000;
 const LATENCY_RATE = 1_000;
-const LATENCY_SECONDS = 20;
+const LATENCY_SECONDS = Number(process.env.BENCH_OUTBOX_LATENCY_SECONDS ?? 20);
 const LATENCY_WARMUP_SECONDS = 5;
 const TOPIC = 'orders.placed';
 
@@ -43,8 +51,11 @@ async function createTopic(brokers, topic) {
   await admin.disconnect();
 }
 
-function startPublisher(env, args) {
-  const child = execa(process.execPath, [BIN, 'publish-outbox', '--topic', TOPIC, '--metrics-port', '0', ...args], {
+// e.g. BENCH_PUBLISHER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/some/dir' to profile the publisher
+const PUBLISHER_NODE_ARGS = (process.env.BENCH_PUBLISHER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+function startPublisher(env, args = []) {
+  const child = execa(process.execPath, [...PUBLISHER_NODE_ARGS, BIN, 'publish-outbox', '--topic', TOPIC, '--metrics-port', '0', ...args], {
     env: { ...env, LOG_LEVEL: 'info' },
     reject: false,
     stdin: 'ignore',
@@ -61,16 +72,20 @@ function startPublisher(env, args) {
   return { child, leading };
 }
 
-async function throughput(brokers, url) {
-  const prefix = `bench${randomBytes(3).toString('hex')}.`;
-  await createTopic(brokers, prefix + TOPIC);
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+async function stopChild(child) {
+  child.kill('SIGTERM');
+  await child;
+}
+
+/** Inserts ROWS rows in transactions of FILL_TRANSACTION_ROWS, as fast as one connection can; returns the seconds it took. */
+async function fill(pool) {
   const client = await pool.connect();
-  for (let done = 0; done < ROWS; done += 5_000) {
+  const started = performance.now();
+  for (let done = 0; done < ROWS; done += FILL_TRANSACTION_ROWS) {
     await client.query('BEGIN');
     await enqueueMany(
       client,
-      Array.from({ length: 5_000 }, (_, i) => ({
+      Array.from({ length: Math.min(FILL_TRANSACTION_ROWS, ROWS - done) }, (_, i) => ({
         topic: TOPIC,
         key: `order-${(done + i) % KEYS}`,
         type: 'orders.placed',
@@ -80,24 +95,35 @@ async function throughput(brokers, url) {
     await client.query('COMMIT');
   }
   client.release();
-  await pool.query('VACUUM ANALYZE outbox');
+  return (performance.now() - started) / 1000;
+}
 
-  const { child, leading } = startPublisher({ DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix }, [
-    '--batch-size',
-    String(BATCH_SIZE),
-  ]);
-  const started = await leading;
-  let finished;
+async function untilPublished(pool) {
   for (;;) {
-    const left = (await pool.query('SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1')).rowCount;
-    if (left === 0) {
-      finished = performance.now();
-      break;
-    }
+    if ((await pool.query('SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1')).rowCount === 0) return performance.now();
     await sleep(20);
   }
-  child.kill('SIGTERM');
-  await child;
+}
+
+function env(brokers, url, prefix) {
+  return { DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix };
+}
+
+/** A backlog of ROWS rows, then a publisher started: from leading to the last row marked. */
+export async function backlog(stack, url) {
+  const prefix = `bench${randomBytes(3).toString('hex')}.`;
+  await createTopic(stack.brokers, prefix + TOPIC);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const fillSeconds = await fill(pool);
+  await pool.query('VACUUM ANALYZE outbox');
+
+  const publisher = startPublisher(env(stack.brokers, url, prefix), ['--batch-size', String(BATCH_SIZE)]);
+  const meter = cpuMeter({ publisher: publisher.child.pid, ...stack.pids });
+  meter.start();
+  const started = await publisher.leading;
+  const finished = await untilPublished(pool);
+  const cpu = meter.stop();
+  await stopChild(publisher.child);
   // The rows to replay through the raw producer: identical keys, values and headers.
   const rows = (
     await pool.query(
@@ -105,14 +131,42 @@ async function throughput(brokers, url) {
     )
   ).rows;
   await pool.end();
-  return { eventsPerSec: Math.round(ROWS / ((finished - started) / 1000)), rows };
+  return {
+    eventsPerSec: Math.round(ROWS / ((finished - started) / 1000)),
+    insertOnlyRowsPerSec: Math.round(ROWS / fillSeconds),
+    cpu: per100k(cpu, ROWS),
+    rows,
+  };
+}
+
+/** The publisher running and idle; ROWS rows inserted as fast as for the backlog: from the first insert to the last row marked. */
+async function liveBurst(stack, url) {
+  const prefix = `bench${randomBytes(3).toString('hex')}.`;
+  await createTopic(stack.brokers, prefix + TOPIC);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const publisher = startPublisher(env(stack.brokers, url, prefix), ['--batch-size', String(BATCH_SIZE)]);
+  await publisher.leading;
+  await sleep(1_000);
+  const meter = cpuMeter({ publisher: publisher.child.pid, ...stack.pids });
+  meter.start();
+  const started = performance.now();
+  const fillSeconds = await fill(pool);
+  const finished = await untilPublished(pool);
+  const cpu = meter.stop();
+  await stopChild(publisher.child);
+  await pool.end();
+  return {
+    eventsPerSec: Math.round(ROWS / ((finished - started) / 1000)),
+    insertRowsPerSec: Math.round(ROWS / fillSeconds),
+    cpu: per100k(cpu, ROWS),
+  };
 }
 
 /** The same messages, same producer settings (idempotent, acks=all, one request in flight, same batch and request size), no database. */
-async function rawProducer(brokers, rows) {
+async function rawProducer(stack, rows) {
   const topic = `bench${randomBytes(3).toString('hex')}.raw`;
-  await createTopic(brokers, topic);
-  const kafka = createKafka({ brokers: [brokers], requestTimeoutMs: 10_000 });
+  await createTopic(stack.brokers, topic);
+  const kafka = createKafka({ brokers: [stack.brokers], requestTimeoutMs: 10_000 });
   const producer = kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     idempotent: true,
@@ -126,6 +180,8 @@ async function rawProducer(brokers, rows) {
     value: row.payload,
     headers: cloudEventHeaders({ ...row, headers: row.headers ?? {} }, { instance: 'bench', term: '1' }),
   }));
+  const meter = cpuMeter({ kafka: stack.pids.kafka });
+  meter.start();
   const started = performance.now();
   for (let i = 0; i < messages.length; i += BATCH_SIZE) {
     for (const chunk of chunksBySize(messages.slice(i, i + BATCH_SIZE), PUBLISHER_DEFAULTS.maxRequestBytes)) {
@@ -133,20 +189,24 @@ async function rawProducer(brokers, rows) {
     }
   }
   const elapsed = performance.now() - started;
+  const cpu = meter.stop();
   await producer.disconnect();
-  return Math.round(messages.length / (elapsed / 1000));
+  return { eventsPerSec: Math.round(messages.length / (elapsed / 1000)), cpu: per100k(cpu, messages.length) };
 }
 
-async function latency(brokers, url) {
+/** Steady LATENCY_RATE events/s, one transaction each, for LATENCY_SECONDS after a warm-up. */
+export async function latency(stack, url, publisherArgs) {
   const prefix = `bench${randomBytes(3).toString('hex')}.`;
-  await createTopic(brokers, prefix + TOPIC);
-  const { child, leading } = startPublisher({ DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix }, []);
-  await leading;
+  await createTopic(stack.brokers, prefix + TOPIC);
+  const traceDir = await mkdtemp(join(tmpdir(), 'paymentsctl-bench-trace-'));
+  const traceFile = join(traceDir, 'stages.jsonl');
+  const publisher = startPublisher(env(stack.brokers, url, prefix), ['--trace-stages', traceFile, ...publisherArgs]);
+  await publisher.leading;
   const committedAt = new Map();
-  const arrivedAt = new Map();
-  const samples = [];
+  const visibleAt = new Map();
+  const measuredIds = [];
   const now = () => performance.timeOrigin + performance.now();
-  const consumer = execa(process.execPath, [CONSUMER, brokers, prefix + TOPIC], { reject: false, stdin: 'ignore', buffer: false });
+  const consumer = execa(process.execPath, [CONSUMER, stack.brokers, prefix + TOPIC], { reject: false, stdin: 'ignore', buffer: false });
   let pending = '';
   await new Promise((resolve, reject) => {
     consumer.stdout.on('data', (chunk) => {
@@ -158,9 +218,7 @@ async function latency(brokers, url) {
           continue;
         }
         const [id, at] = line.split(' ');
-        const committed = committedAt.get(id);
-        if (committed !== undefined) samples.push(Number(at) - committed);
-        else arrivedAt.set(id, Number(at));
+        visibleAt.set(id, Number(at));
       }
     });
     consumer.then((r) => reject(new Error(`latency consumer exited: ${r.stderr}`)));
@@ -177,10 +235,8 @@ async function latency(brokers, url) {
       const id = await enqueue(client, { topic: TOPIC, key: `order-${n % KEYS}`, type: 'orders.placed', data: payload(n) });
       await client.query('COMMIT');
       if (measured) {
-        const committed = now();
-        // NOTIFY fires at commit, so the event can reach the consumer before COMMIT's reply reaches us.
-        if (arrivedAt.has(id)) samples.push(Math.max(0, arrivedAt.get(id) - committed));
-        else committedAt.set(id, committed);
+        committedAt.set(id, now());
+        measuredIds.push(id);
       }
     } finally {
       client.release();
@@ -202,44 +258,103 @@ async function latency(brokers, url) {
   // Warm-up, not measured: a freshly started broker JVM and publisher are still compiling hot paths.
   await drive(LATENCY_WARMUP_SECONDS, false);
   const total = LATENCY_RATE * LATENCY_SECONDS;
+  const meter = cpuMeter({ publisher: publisher.child.pid, consumer: consumer.pid, ...stack.pids });
+  meter.start();
   const achievedRate = await drive(LATENCY_SECONDS, true);
   const deadline = performance.now() + 30_000;
-  while (samples.length < total && performance.now() < deadline) await sleep(50);
-  consumer.kill('SIGTERM');
-  await consumer;
-  child.kill('SIGTERM');
-  await child;
+  while (measuredIds.filter((id) => visibleAt.has(id)).length < total && performance.now() < deadline) await sleep(50);
+  const cpu = meter.stop();
+  await stopChild(consumer);
+  await stopChild(publisher.child);
   await pool.end();
-  const sorted = samples.sort((a, b) => a - b);
+  const trace = (await readFile(traceFile, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+  await rm(traceDir, { recursive: true, force: true });
+
+  // NOTIFY fires at commit, so an event can reach the consumer before COMMIT's reply reaches us.
+  const endToEnd = measuredIds
+    .filter((id) => visibleAt.has(id))
+    .map((id) => Math.max(0, visibleAt.get(id) - committedAt.get(id)))
+    .sort((a, b) => a - b);
+  const stages = stageFigures(trace, measuredIds, committedAt, visibleAt);
   return {
-    latencyP50Ms: Number(percentile(sorted, 50).toFixed(1)),
-    latencyP99Ms: Number(percentile(sorted, 99).toFixed(1)),
-    latencySamples: sorted.length,
+    p50Ms: Number(percentile(endToEnd, 50).toFixed(1)),
+    p99Ms: Number(percentile(endToEnd, 99).toFixed(1)),
+    samples: endToEnd.length,
     achievedRate,
+    stages: stages.stages,
+    eventsPerRequest: stages.eventsPerRequest,
+    requestsPerSec: Math.round(stages.requests / LATENCY_SECONDS),
+    cpu: per100k(cpu, total),
   };
 }
 
+function print(title, figures) {
+  console.log(`${title}: ${JSON.stringify(figures)}`);
+}
+
 export async function run() {
-  return withBenchStack(async ({ brokers, newDatabase, kafkaVersion, postgres }) => {
-    // Latency first, on a quiet system: the throughput run leaves 100,000 dead rows for autovacuum.
-    const latencyFigures = await latency(brokers, await newDatabase());
-    const { eventsPerSec, rows } = await throughput(brokers, await newDatabase());
-    const rawProducerEventsPerSec = await rawProducer(brokers, rows);
+  return withBenchStack(async (stack) => {
+    // Latency first, on a quiet system: the throughput runs leave dead rows for autovacuum.
+    const coalesced = await latency(stack, await stack.newDatabase(), []);
+    print('1,000 events/s', coalesced);
+    const uncoalesced = await latency(stack, await stack.newDatabase(), ['--linger', '0']);
+    print('1,000 events/s, --linger 0', uncoalesced);
+    const drained = await backlog(stack, await stack.newDatabase());
+    print('backlog', { ...drained, rows: undefined });
+    const burst = await liveBurst(stack, await stack.newDatabase());
+    print('live burst', burst);
+    const raw = await rawProducer(stack, drained.rows);
+    print('raw producer', raw);
+    const brokerRatio = Number((coalesced.cpu.kafka / uncoalesced.cpu.kafka).toFixed(2));
+    const ratio = Number((drained.eventsPerSec / raw.eventsPerSec).toFixed(2));
+    const targets = {
+      'latencyP50Ms <= 8': coalesced.p50Ms <= 8,
+      'latencyP99Ms <= 30': coalesced.p99Ms <= 30,
+      'ratio >= 0.7': ratio >= 0.7,
+      'liveBurst >= backlog': burst.eventsPerSec >= drained.eventsPerSec,
+      'broker CPU at 1,000/s <= 0.5 x uncoalesced': brokerRatio <= 0.5,
+    };
+    for (const [target, met] of Object.entries(targets)) console.log(`${met ? 'met    ' : 'NOT MET'}  ${target}`);
     return {
-      eventsPerSec,
-      rawProducerEventsPerSec,
-      ratio: Number((eventsPerSec / rawProducerEventsPerSec).toFixed(2)),
-      latencyP50Ms: latencyFigures.latencyP50Ms,
-      latencyP99Ms: latencyFigures.latencyP99Ms,
+      eventsPerSec: drained.eventsPerSec,
+      rawProducerEventsPerSec: raw.eventsPerSec,
+      ratio,
+      liveBurstEventsPerSec: burst.eventsPerSec,
+      liveBurstInsertRowsPerSec: burst.insertRowsPerSec,
+      insertOnlyRowsPerSec: drained.insertOnlyRowsPerSec,
+      latencyP50Ms: coalesced.p50Ms,
+      latencyP99Ms: coalesced.p99Ms,
+      eventsPerRequest: coalesced.eventsPerRequest,
+      produceRequestsPerSec: coalesced.requestsPerSec,
+      brokerCpuPer100kAt1000: coalesced.cpu.kafka,
+      brokerCpuPer100kAt1000Uncoalesced: uncoalesced.cpu.kafka,
+      brokerCpuRatio: brokerRatio,
+      uncoalescedP50Ms: uncoalesced.p50Ms,
+      uncoalescedP99Ms: uncoalesced.p99Ms,
+      uncoalescedEventsPerRequest: uncoalesced.eventsPerRequest,
+      stagesMs: coalesced.stages,
+      uncoalescedStagesMs: uncoalesced.stages,
+      cpuSecondsPer100kEvents: {
+        at1000PerSec: coalesced.cpu,
+        at1000PerSecUncoalesced: uncoalesced.cpu,
+        backlog: drained.cpu,
+        liveBurst: burst.cpu,
+        rawProducer: raw.cpu,
+      },
+      targets,
       rows: ROWS,
       keys: KEYS,
       batchSize: BATCH_SIZE,
+      lingerMs: PUBLISHER_DEFAULTS.lingerMs,
       latencyRatePerSec: LATENCY_RATE,
       latencySeconds: LATENCY_SECONDS,
-      latencySamples: latencyFigures.latencySamples,
-      achievedInsertRatePerSec: latencyFigures.achievedRate,
-      kafkaVersion,
-      postgres,
+      latencySamples: coalesced.samples,
+      achievedInsertRatePerSec: coalesced.achievedRate,
+      kafkaVersion: stack.kafkaVersion,
+      postgres: stack.postgres,
       machine: machine(),
     };
   });

@@ -65,14 +65,16 @@ export class KafkaSink {
     await producer.connect();
   }
 
-  /** Sends `messages` in order; stops before the next request once `signal` is aborted. */
-  async publish(messages: Message[], signal: AbortSignal): Promise<void> {
+  /** Sends `messages` in order; stops before the next request once `signal` is aborted. Returns the number of requests. */
+  async publish(messages: Message[], signal: AbortSignal, sizes?: readonly number[]): Promise<number> {
     const producer = this.producer;
     if (!producer) throw new Error('sink is not open');
-    for (const chunk of chunksBySize(messages, this.options.maxRequestBytes)) {
+    const chunks = chunksBySize(messages, this.options.maxRequestBytes, sizes);
+    for (const chunk of chunks) {
       if (signal.aborted) throw new LeadershipLostError(String((signal.reason as Error | undefined)?.message ?? 'aborted'));
       await producer.send({ topic: this.options.topic, messages: chunk, acks: -1 });
     }
+    return chunks.length;
   }
 
   /** A new producer, hence a new producer id and fresh sequence numbers. */
@@ -95,13 +97,17 @@ export function messageBytes(message: Message): number {
   return size;
 }
 
-/** Consecutive slices of at most `maxBytes` each (a single larger message forms its own slice). */
-export function chunksBySize(messages: Message[], maxBytes: number): Message[][] {
+/**
+ * Consecutive slices of at most `maxBytes` each (a single larger message forms its own slice).
+ * `sizes`, when given, are the messages' `messageBytes`, already measured.
+ */
+export function chunksBySize(messages: Message[], maxBytes: number, sizes?: readonly number[]): Message[][] {
+  if (sizes && sizes.reduce((sum, size) => sum + size, 0) <= maxBytes) return messages.length ? [messages] : [];
   const chunks: Message[][] = [];
   let current: Message[] = [];
   let bytes = 0;
-  for (const message of messages) {
-    const size = messageBytes(message);
+  for (const [index, message] of messages.entries()) {
+    const size = sizes?.[index] ?? messageBytes(message);
     if (current.length && bytes + size > maxBytes) {
       chunks.push(current);
       current = [];

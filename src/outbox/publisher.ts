@@ -10,6 +10,7 @@ import { abortableSleep } from '../backoff.js';
 import { TopicLeadership } from './leadership.js';
 import { createPublisherMetrics, type PublisherMetrics } from './metrics.js';
 import { backlog, deletePublishedBefore, unpublishedTopics } from './store.js';
+import { StageTraceFile } from './stage-trace.js';
 import { TopicPublisher } from './topic-publisher.js';
 import { Readiness } from '../webhook/readiness.js';
 
@@ -26,6 +27,10 @@ export interface PublisherOptions {
   /** published rows older than this are deleted; 0 keeps them */
   retainMs?: number;
   maxMessageBytes?: number;
+  /** the longest wait before a claim while events keep arriving, to send them in one request */
+  lingerMs?: number;
+  /** append each batch's stage timings to this file (JSON lines), for latency analysis */
+  stageTraceFile?: string;
   /** how often a standby tries to take over a topic */
   takeoverIntervalMs?: number;
   instance?: string;
@@ -40,6 +45,7 @@ export const PUBLISHER_DEFAULTS = {
   // Kafka's default message.max.bytes (1 MiB) less room for the batch framing.
   maxMessageBytes: 1_000_000,
   maxRequestBytes: 900_000,
+  lingerMs: 3,
   takeoverIntervalMs: 500,
   discoveryIntervalMs: 5_000,
   retentionBatch: 1_000,
@@ -60,6 +66,7 @@ export class OutboxPublisher {
   private readonly background: Promise<void>[] = [];
   private readonly log: Logger;
   private readonly reachability: Readiness;
+  private readonly stageTrace: StageTraceFile | undefined;
 
   constructor(private readonly options: PublisherOptions) {
     this.instance = options.instance ?? `${process.env.HOSTNAME || hostname()}-${process.pid}`;
@@ -92,6 +99,7 @@ export class OutboxPublisher {
       log: this.log,
       logChanges: false,
     });
+    this.stageTrace = options.stageTraceFile ? new StageTraceFile(options.stageTraceFile) : undefined;
     this.metrics = createPublisherMetrics(options.registry, () => backlog(this.pool, [...this.publishers.keys()]));
     this.leadership.on('notify', this.onNotify);
     this.leadership.on('acquired', (lead) => this.publishers.get(lead.topic)?.wake());
@@ -167,8 +175,10 @@ export class OutboxPublisher {
         pollIntervalMs: this.options.pollIntervalMs ?? PUBLISHER_DEFAULTS.pollIntervalMs,
         maxMessageBytes: this.options.maxMessageBytes ?? PUBLISHER_DEFAULTS.maxMessageBytes,
         maxRequestBytes: PUBLISHER_DEFAULTS.maxRequestBytes,
+        lingerMs: this.options.lingerMs ?? PUBLISHER_DEFAULTS.lingerMs,
         metrics: this.metrics,
         log: this.log,
+        stageTrace: this.stageTrace,
       });
       this.publishers.set(topic, publisher);
       this.metrics.leader.set({ topic }, 0);
@@ -226,6 +236,7 @@ export class OutboxPublisher {
     await this.leadership.stop();
     await Promise.all(this.background);
     await this.reachability.close();
+    await this.stageTrace?.close();
     await this.pool.end().catch(() => undefined);
   }
 }

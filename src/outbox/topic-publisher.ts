@@ -6,7 +6,10 @@ import { Backoff, abortableSleep } from '../backoff.js';
 import { cloudEventHeaders, type OutboxRow } from './envelope.js';
 import { KafkaSink, LeadershipLostError, isPermanentKafkaError, kafkaErrorTypes, messageBytes } from './kafka-sink.js';
 import { LEASE_MS, type Leadership, type TopicLeadership } from './leadership.js';
+import { AdaptiveLinger } from './linger.js';
+import { MarkQueue } from './mark-queue.js';
 import type { PublisherMetrics } from './metrics.js';
+import { epochMs, type BatchStages, type StageRecorder } from './stage-trace.js';
 import { claimBatch, markPublished, markRejected } from './store.js';
 
 export interface TopicPublisherOptions {
@@ -22,8 +25,19 @@ export interface TopicPublisherOptions {
   pollIntervalMs: number;
   maxMessageBytes: number;
   maxRequestBytes: number;
+  /** the longest wait before a claim while events keep arriving (0: never wait) */
+  lingerMs: number;
   metrics: PublisherMetrics;
   log: Logger;
+  stageTrace?: StageRecorder;
+}
+
+/** A claim's rows and when it ran. */
+interface Claim {
+  rows: OutboxRow[];
+  woken?: number;
+  started: number;
+  finished: number;
 }
 
 /**
@@ -36,17 +50,25 @@ export class TopicPublisher {
   private stopping = false;
   private readonly stopController = new AbortController();
   private wakePending = true;
+  /** the first wake-up since the last claim started (for the stage trace) */
+  private firstWakeAt: number | undefined;
   private wakeIdle: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private readonly log: Logger;
+  // Bound to this topic once: a labelled lookup per row is a measurable share of a drain.
+  private readonly publishLatency;
+  private readonly publishedCount;
 
   constructor(private readonly options: TopicPublisherOptions) {
     this.log = options.log.child({ topic: options.topic });
+    this.publishLatency = options.metrics.latency.labels({ topic: options.topic });
+    this.publishedCount = options.metrics.published.labels({ topic: options.topic });
   }
 
   /** Called on the outbox NOTIFY (and when leadership is won): look for rows now. */
   wake(): void {
     this.wakePending = true;
+    this.firstWakeAt ??= epochMs();
     this.wakeIdle?.();
   }
 
@@ -104,9 +126,26 @@ export class TopicPublisher {
     const backoff = new Backoff();
     const waits = [lead.signal, this.stopController.signal];
     const sent = new Set<string>(); // acknowledged by Kafka, not yet marked published
-    let marking: Promise<void> = Promise.resolve();
-    let prefetch: Promise<OutboxRow[]> | undefined;
+    const marks = this.markQueue(lead);
+    const linger = new AdaptiveLinger(options.lingerMs);
+    let prefetch: Promise<Claim> | undefined;
     let open = false;
+    const claim = (exclude: string[], woken?: number): Promise<Claim> => {
+      const started = epochMs();
+      return claimBatch(options.pool, options.topic, exclude, options.batchSize).then((rows) => ({
+        rows,
+        woken,
+        started,
+        finished: epochMs(),
+      }));
+    };
+    const queueMark = (ids: string[], stages?: Omit<BatchStages, 'marked'>) => {
+      for (const id of ids) sent.add(id);
+      marks.add(ids, () => {
+        for (const id of ids) sent.delete(id);
+        if (stages) options.stageTrace?.record({ ...stages, marked: epochMs() });
+      });
+    };
 
     const fail = async (kind: 'kafka' | 'database', error: unknown) => {
       options.metrics.errors.inc({ topic: options.topic, kind });
@@ -146,37 +185,47 @@ export class TopicPublisher {
           // Marks are falling behind (the database refuses writes): wait for them rather than let
           // the set of sent-but-unmarked rows, and every claim's exclusion list, grow without bound.
           prefetch = undefined;
-          await marking;
+          await marks.settled();
           continue;
         }
-        let batch: OutboxRow[];
+        let claimed: Claim;
         try {
           if (prefetch) {
-            batch = await prefetch;
+            claimed = await prefetch;
             prefetch = undefined;
           } else {
+            const delay = linger.delayMs(epochMs());
+            if (delay > 0) await abortableSleep(delay, waits);
             // Cleared only before a fresh read: a prefetch may predate the NOTIFY that set it.
             this.wakePending = false;
-            batch = await claimBatch(options.pool, options.topic, [...sent], options.batchSize);
+            const woken = this.firstWakeAt;
+            this.firstWakeAt = undefined;
+            claimed = await claim([...sent], woken);
           }
         } catch (error) {
           await fail('database', error);
           continue;
         }
+        let batch = claimed.rows;
+        linger.observe(batch.length, claimed.started, batch.length === options.batchSize);
         if (batch.length === 0) {
           await this.idle(options.pollIntervalMs, lead.signal);
           continue;
         }
-        batch = await this.setAsideOversized(batch, lead);
+        const prepared = await this.setAsideOversized(batch, lead);
+        batch = prepared.rows;
         if (batch.length === 0) continue;
         if (batch.length === options.batchSize) {
           // A full batch means a backlog: read the next one while this one is in Kafka.
-          prefetch = claimBatch(options.pool, options.topic, [...sent, ...batch.map((r) => r.id)], options.batchSize);
+          prefetch = claim([...sent, ...batch.map((r) => r.id)]);
           prefetch.catch(() => undefined);
         }
+        let sendStarted: number;
+        let requests: number;
         try {
           await this.holdLease(lead);
-          await sink.publish(this.toMessages(batch, lead), lead.signal);
+          sendStarted = epochMs();
+          requests = await sink.publish(prepared.messages, lead.signal, prepared.sizes);
         } catch (error) {
           prefetch = undefined;
           if (error instanceof LeadershipLostError) break;
@@ -184,25 +233,53 @@ export class TopicPublisher {
             await fail('kafka', error);
             continue;
           }
-          const transient = await this.isolateRejected(batch, sink, lead, (ids) => {
-            marking = this.queueMark(marking, ids, sent, lead);
-          });
+          const transient = await this.isolateRejected(batch, sink, lead, (ids) => queueMark(ids));
           if (transient !== undefined) await fail('kafka', transient);
           continue;
         }
         backoff.reset();
         this.recordPublished(batch);
-        marking = this.queueMark(
-          marking,
-          batch.map((row) => row.id),
-          sent,
-          lead,
+        const ids = batch.map((row) => row.id);
+        queueMark(
+          ids,
+          options.stageTrace && {
+            topic: options.topic,
+            eventIds: batch.map((row) => row.eventId),
+            woken: claimed.woken,
+            claimStarted: claimed.started,
+            claimed: claimed.finished,
+            sendStarted,
+            acknowledged: epochMs(),
+            requests,
+          },
         );
       }
     } finally {
-      await marking;
+      await marks.settled();
       await sink.close();
     }
+  }
+
+  /**
+   * Marks rows published after Kafka acknowledged them, in order, retrying until it succeeds. It
+   * gives up when leadership ends or the process stops: the next leader then sends those rows
+   * again, a duplicate, never a loss.
+   */
+  private markQueue(lead: Leadership): MarkQueue {
+    const backoff = new Backoff();
+    return new MarkQueue({
+      mark: async (ids) => {
+        await markPublished(this.options.pool, ids);
+        backoff.reset();
+      },
+      retry: async (error, failures, rows) => {
+        this.options.metrics.errors.inc({ topic: this.options.topic, kind: 'database' });
+        if (failures === 0) this.log.warn({ err: errorMessage(error), rows }, 'marking rows published failed; retrying');
+        if (lead.signal.aborted || this.stopping) return false;
+        await backoff.wait([lead.signal, this.stopController.signal]);
+        return true;
+      },
+    });
   }
 
   /** Waits until the lock connection has answered recently; gives up when leadership ends. */
@@ -220,50 +297,34 @@ export class TopicPublisher {
 
   private recordPublished(batch: OutboxRow[]): void {
     const now = Date.now();
-    const { metrics, topic } = this.options;
-    metrics.published.inc({ topic }, batch.length);
-    for (const row of batch) metrics.latency.observe({ topic }, (now - row.createdAt.getTime()) / 1000);
+    this.publishedCount.inc(batch.length);
+    for (const row of batch) this.publishLatency.observe((now - row.createdAt.getTime()) / 1000);
   }
 
   /**
-   * Marks rows published after Kafka acknowledged them, in order, retrying until it succeeds. It
-   * gives up when leadership ends or the process stops: the next leader then sends those rows
-   * again, a duplicate, never a loss.
+   * The batch's messages, each built and measured once; rows larger than Kafka accepts are set
+   * aside before sending, with the later rows of their key.
    */
-  private queueMark(previous: Promise<void>, ids: string[], sent: Set<string>, lead: Leadership): Promise<void> {
-    for (const id of ids) sent.add(id);
-    return previous.then(async () => {
-      const backoff = new Backoff();
-      for (;;) {
-        try {
-          await markPublished(this.options.pool, ids);
-          for (const id of ids) sent.delete(id);
-          return;
-        } catch (error) {
-          this.options.metrics.errors.inc({ topic: this.options.topic, kind: 'database' });
-          if (backoff.failures === 0)
-            this.log.warn({ err: errorMessage(error), rows: ids.length }, 'marking rows published failed; retrying');
-          if (lead.signal.aborted || this.stopping) return;
-          await backoff.wait([lead.signal, this.stopController.signal]);
-        }
-      }
-    });
-  }
-
-  /** Rows larger than Kafka accepts are set aside before sending, with the later rows of their key. */
-  private async setAsideOversized(batch: OutboxRow[], lead: Leadership): Promise<OutboxRow[]> {
+  private async setAsideOversized(
+    batch: OutboxRow[],
+    lead: Leadership,
+  ): Promise<{ rows: OutboxRow[]; messages: Message[]; sizes: number[] }> {
     const messages = this.toMessages(batch, lead);
+    const sizes = messages.map(messageBytes);
+    if (sizes.every((bytes) => bytes <= this.options.maxMessageBytes)) return { rows: batch, messages, sizes };
     const heldKeys = new Set<string>();
-    const kept: OutboxRow[] = [];
+    const kept = { rows: [] as OutboxRow[], messages: [] as Message[], sizes: [] as number[] };
     for (const [index, row] of batch.entries()) {
       if (heldKeys.has(row.key)) continue;
-      const bytes = messageBytes(messages[index]!);
+      const bytes = sizes[index]!;
       if (bytes > this.options.maxMessageBytes) {
         await this.reject(row, `record of ${bytes} bytes exceeds the ${this.options.maxMessageBytes}-byte limit (--max-message-bytes)`);
         heldKeys.add(row.key);
         continue;
       }
-      kept.push(row);
+      kept.rows.push(row);
+      kept.messages.push(messages[index]!);
+      kept.sizes.push(bytes);
     }
     return kept;
   }

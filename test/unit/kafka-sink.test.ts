@@ -29,4 +29,12 @@ describe('chunksBySize', () => {
       expect(chunk.reduce((sum, m) => sum + messageBytes(m), 0)).toBeLessThanOrEqual(1_000);
     }
   });
+
+  it('splits the same way with sizes measured beforehand, and keeps a batch that fits whole', () => {
+    const messages = [message(400), message(400), message(400), message(5_000), message(100)];
+    const sizes = messages.map(messageBytes);
+    expect(chunksBySize(messages, 1_000, sizes)).toEqual(chunksBySize(messages, 1_000));
+    expect(chunksBySize(messages.slice(0, 2), 1_000, sizes.slice(0, 2))).toEqual([messages.slice(0, 2)]);
+    expect(chunksBySize([], 1_000, [])).toEqual([]);
+  });
 });

@@ -10,6 +10,8 @@ interface PublishFlags extends StoreFlags, OpsFlags, SchemaFlags {
   pollInterval: string;
   retain: string;
   maxMessageBytes: string;
+  linger: string;
+  traceStages?: string;
 }
 
 export function publishOutboxCommand(ctx: () => CliContext): Command {
@@ -29,7 +31,13 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     .option('--batch-size <n>', 'rows per claim (sent as consecutive requests of at most 900 kB)', '2000')
     .option('--poll-interval <duration>', 'fallback poll when no NOTIFY arrives', '1s')
     .option('--retain <duration>', 'delete published rows older than this; 0 keeps them', '24h')
-    .option('--max-message-bytes <n>', 'rows larger than this are set aside, not sent', '1000000');
+    .option('--max-message-bytes <n>', 'rows larger than this are set aside, not sent', '1000000')
+    .option(
+      '--linger <duration>',
+      'while events keep arriving, wait up to this long before a claim so they leave in one request (0: never)',
+      '3ms',
+    )
+    .option('--trace-stages <file>', "append each batch's stage timings (claimed, sent, acknowledged, marked) as JSON lines");
   addSchemaOptions(command);
   return addOpsOptions(command, 9464).action(async (flags: PublishFlags) => {
     const c = ctx();
@@ -69,7 +77,16 @@ async function parseFlags(flags: PublishFlags) {
     pollIntervalMs: durationMs(flags.pollInterval, '--poll-interval', { min: 50 }),
     retainMs: durationMs(flags.retain, '--retain'),
     maxMessageBytes: positiveInt(flags.maxMessageBytes, '--max-message-bytes', { min: 1024 }),
+    lingerMs: lingerMs(flags.linger, durationMs),
+    stageTraceFile: flags.traceStages,
     ops: opsListener(flags),
     outageLimitMs: outageLimitMs(flags),
   };
+}
+
+/** Waiting longer than this before a claim would trade far more latency than it saves in requests. */
+function lingerMs(value: string, durationMs: (value: string, flag: string) => number): number {
+  const ms = durationMs(value, '--linger');
+  if (ms > 1000) throw new UsageError(`--linger must be at most 1s, got "${value}"`);
+  return ms;
 }
