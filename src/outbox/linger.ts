@@ -4,19 +4,21 @@
  * bytes it carries, so at a steady few hundred events a second one request per event is what
  * makes the broker the bottleneck of a small machine.
  *
- * It waits only while rows keep arriving fast enough that the wait gathers at least `minRows`
- * more: a lone event after a quiet spell is claimed at once, and a backlog (full batches) never
- * waits.
+ * It waits only as long as the recent arrival rate says it takes for `targetRows` to be waiting,
+ * at most `maxMs`, and only when the wait gathers at least one more row: a lone event after a
+ * quiet spell is claimed at once, a busy system whose claims already find `targetRows` never
+ * waits (its rounds are slow enough to coalesce by themselves), and neither does a backlog.
  */
 export class AdaptiveLinger {
   /** rows per millisecond seen by recent claims */
   private ratePerMs = 0;
   private lastClaimAt: number | undefined;
   private lastFull = false;
+  private measured = false;
 
   constructor(
     private readonly maxMs: number,
-    private readonly minRows = 2,
+    private readonly targetRows = 5,
     /** a gap longer than this forgets the rate seen before it */
     private readonly forgetAfterMs = 100,
   ) {}
@@ -27,15 +29,18 @@ export class AdaptiveLinger {
     if (this.lastClaimAt !== undefined) {
       const elapsed = Math.max(at - this.lastClaimAt, 0.05);
       const sample = rows / elapsed;
-      this.ratePerMs = elapsed > this.forgetAfterMs ? sample : (this.ratePerMs + sample) / 2;
+      this.ratePerMs = elapsed > this.forgetAfterMs || !this.measured ? sample : (this.ratePerMs + sample) / 2;
+      this.measured = true;
     }
     this.lastClaimAt = at;
   }
 
   /** Milliseconds to wait before the claim about to start at `now`. */
   delayMs(now: number): number {
-    if (this.maxMs <= 0 || this.lastFull || this.lastClaimAt === undefined) return 0;
-    if (now - this.lastClaimAt > this.forgetAfterMs) return 0;
-    return this.ratePerMs * this.maxMs >= this.minRows ? this.maxMs : 0;
+    if (this.maxMs <= 0 || this.lastFull || this.lastClaimAt === undefined || this.ratePerMs <= 0) return 0;
+    const elapsed = now - this.lastClaimAt;
+    if (elapsed > this.forgetAfterMs) return 0;
+    const wait = Math.min(this.maxMs, this.targetRows / this.ratePerMs - elapsed);
+    return wait > 0 && this.ratePerMs * wait >= 1 ? wait : 0;
   }
 }

@@ -7,17 +7,25 @@ describe('AdaptiveLinger', () => {
     const linger = new AdaptiveLinger(3);
     expect(linger.delayMs(0)).toBe(0);
     linger.observe(1, 0, false);
-    linger.observe(5, 2, false);
-    expect(linger.delayMs(3)).toBe(3);
+    linger.observe(2, 1, false); // 2 rows/ms
+    expect(linger.delayMs(1.5)).toBeGreaterThan(0);
     expect(linger.delayMs(500)).toBe(0);
   });
 
-  it('waits while rows keep arriving fast enough to gather more, not at a trickle', () => {
-    const steady = new AdaptiveLinger(3);
-    for (let t = 0; t <= 20; t += 4) steady.observe(4, t, false); // 1 row/ms
-    expect(steady.delayMs(21)).toBe(3);
+  it('waits only as long as it takes for the target to be waiting, at most the maximum', () => {
+    const steady = new AdaptiveLinger(3, 5);
+    for (let t = 0; t <= 20; t += 2) steady.observe(2, t, false); // 1 row/ms
+    expect(steady.delayMs(21)).toBeCloseTo(3, 5); // 5 rows take 5 ms; 1 ms gone, at most 3
+    expect(steady.delayMs(23)).toBeCloseTo(2, 5); // 3 ms gone: 2 more
+    expect(steady.delayMs(25.5)).toBe(0); // enough rows are waiting already
+  });
 
-    const trickle = new AdaptiveLinger(3);
+  it('does not wait when rounds are slow enough to coalesce by themselves, or at a trickle', () => {
+    const busy = new AdaptiveLinger(3, 5);
+    for (let t = 0; t <= 80; t += 10) busy.observe(10, t, false); // 10 rows per 10 ms round
+    expect(busy.delayMs(90)).toBe(0); // the next claim, after a 10 ms send, finds 10 waiting
+
+    const trickle = new AdaptiveLinger(3, 5);
     for (let t = 0; t <= 80; t += 20) trickle.observe(1, t, false); // 50 rows/s
     expect(trickle.delayMs(81)).toBe(0);
   });
