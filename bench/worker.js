@@ -158,7 +158,7 @@ async function run1(stack, workers) {
   const lastVisible = await Promise.race([watcher.done, timeout]).finally(() => stopTimeout.abort());
   const cpu = meter.stop();
   const seconds = (lastVisible - firstConsume) / 1000;
-  const handlerMs = await meanHandlerMs(roles);
+  const { handlerMs, handled, duplicates, rebalances } = await workerStats(roles);
 
   await watcher.stop();
   for (const role of [...roles, publisher, emulator]) {
@@ -173,6 +173,9 @@ async function run1(stack, workers) {
     paymentsPerSec: Math.round(ORDERS / seconds),
     seconds: Number(seconds.toFixed(1)),
     handlerMs,
+    handled,
+    duplicates,
+    rebalances,
     cpuSecondsPer100k: per100k(cpuSeconds, ORDERS),
     // CPU seconds over wall seconds: how much of the machine the measured stretch took
     cpuBusy: Number((total / seconds).toFixed(2)),
@@ -184,30 +187,39 @@ function printCpu(label, run) {
     .map(([name, s]) => `${name} ${s}`)
     .join(', ');
   console.log(`  CPU s per 100k payments (${label}): ${figures}; ${run.cpuBusy} cores busy`);
+  console.log(`  messages handled ${run.handled} (${run.duplicates} duplicates), ${run.rebalances} rebalances`);
 }
 
-/** Mean time a worker spent on one message (Stripe call and transaction), from its /metrics. */
-async function meanHandlerMs(roles) {
+/**
+ * From the workers' /metrics and logs: the mean time on one message (Stripe call and transaction),
+ * how many messages they handled (more than the orders when a rebalance made one redo another's
+ * work), how many of those the inbox found already applied, and how often their group rebalanced.
+ */
+async function workerStats(roles) {
   let sum = 0;
   let count = 0;
+  let handled = 0;
+  let duplicates = 0;
+  let rebalances = 0;
   for (const role of roles) {
-    const line = role
-      .output()
-      .split('\n')
-      .find((l) => l.includes('serving /healthz'));
+    const lines = role.output().split('\n');
+    rebalances += lines.filter((l) => l.includes('"consumer group rebalancing"')).length;
+    const line = lines.find((l) => l.includes('serving /healthz'));
     const text = await (await fetch(`http://127.0.0.1:${JSON.parse(line).port}/metrics`)).text();
-    const sample = (name) =>
-      Number(
-        text
-          .split('\n')
-          .find((l) => l.startsWith(name))
-          ?.split(' ')
-          .pop() ?? 0,
-      );
-    sum += sample('paymentsctl_worker_handler_duration_seconds_sum');
-    count += sample('paymentsctl_worker_handler_duration_seconds_count');
+    const samples = (name) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .map((l) => ({ line: l, value: Number(l.split(' ').pop()) }));
+    const total = (name) => samples(name).reduce((n, s) => n + s.value, 0);
+    sum += total('paymentsctl_worker_handler_duration_seconds_sum');
+    count += total('paymentsctl_worker_handler_duration_seconds_count');
+    handled += total('paymentsctl_worker_messages_processed_total');
+    duplicates += samples('paymentsctl_worker_messages_processed_total')
+      .filter((s) => s.line.includes('result="duplicate"'))
+      .reduce((n, s) => n + s.value, 0);
   }
-  return count ? Number(((sum / count) * 1000).toFixed(1)) : null;
+  return { handlerMs: count ? Number(((sum / count) * 1000).toFixed(1)) : null, handled, duplicates, rebalances };
 }
 
 export async function run() {
@@ -215,7 +227,16 @@ export async function run() {
     // BENCH_WORKER_ONLY=1 or =3 runs one of the two (for comparing changes); the figures of the
     // other are then absent.
     const only = process.env.BENCH_WORKER_ONLY;
-    const skipped = { paymentsPerSec: null, seconds: null, handlerMs: null, cpuSecondsPer100k: null, cpuBusy: null };
+    const skipped = {
+      paymentsPerSec: null,
+      seconds: null,
+      handlerMs: null,
+      handled: null,
+      duplicates: null,
+      rebalances: null,
+      cpuSecondsPer100k: null,
+      cpuBusy: null,
+    };
     const one = only === '3' ? skipped : await run1(stack, 1);
     if (one !== skipped) {
       console.log(`1 worker: ${one.paymentsPerSec} payments/s (${one.seconds} s, ${one.handlerMs} ms per message)`);
@@ -240,6 +261,8 @@ export async function run() {
       cpuSecondsPer100k3: three.cpuSecondsPer100k,
       cpuBusy1: one.cpuBusy,
       cpuBusy3: three.cpuBusy,
+      rebalances3: three.rebalances,
+      duplicates3: three.duplicates,
       target: { paymentsPerSec1: 1000 },
       workerConcurrency: 32,
       kafka: stack.kafkaVersion,
