@@ -116,6 +116,8 @@ export class WebhookDispatcher implements EventSink {
    */
   redeliver(event: EventObject, target: WebhookTarget): void {
     let record = this.records.find((r) => r.event === event.id && r.endpoint === target.id);
+    // Still pending: its own retries go on, and a failed manual attempt leaves it to them.
+    const retriesPending = record?.status === 'pending';
     if (!record) {
       record = {
         event: event.id,
@@ -143,7 +145,7 @@ export class WebhookDispatcher implements EventSink {
         if (result.ok && found.status !== 'delivered') {
           found.status = 'delivered';
           event.pending_webhooks = Math.max(0, event.pending_webhooks - 1);
-        } else if (!result.ok && found.status === 'dropped') {
+        } else if (!result.ok && !retriesPending && found.status !== 'delivered') {
           found.status = 'failed';
         }
       })(),

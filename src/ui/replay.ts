@@ -2,7 +2,7 @@ import chalk from 'chalk';
 import type { DlqReplayReport } from '../ops/replay/dlq.js';
 import type { OutboxReplayReport } from '../ops/replay/outbox.js';
 import type { StripeEventsReplayReport } from '../ops/replay/stripe-events.js';
-import type { ReplayMessageRow, ReplayRun } from '../ops/replay/store.js';
+import type { ReplayDetail, ReplayRun } from '../ops/replay/store.js';
 import { mark } from './output.js';
 
 /** What `paymentsctl replay` shows: the plan by original topic × error kind × reason, progress, and the runs recorded. */
@@ -106,7 +106,7 @@ export function renderReplayList(runs: ReplayRun[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function renderReplayShow(found: { run: ReplayRun; messages: ReplayMessageRow[] }): string {
+export function renderReplayShow(found: ReplayDetail): string {
   const { run, messages } = found;
   const lines = [
     `${statusMark(run)} ${chalk.bold(`replay ${run.id}`)} · ${run.source} · ${run.status}`,
@@ -114,6 +114,12 @@ export function renderReplayShow(found: { run: ReplayRun; messages: ReplayMessag
     `  ${run.selected} selected · ${run.replayed} replayed · ${run.skipped} skipped · ${run.failed} failed`,
     `  selection ${JSON.stringify(run.selection)}`,
   ];
+  if (found.stripeEvents?.length) lines.push('');
+  for (const e of found.stripeEvents ?? [])
+    lines.push(
+      `  ${e.outcome === 'failed' ? mark.fail() : mark.ok()} ${e.created} ${e.type} ${e.eventId} · ${e.action} → ${e.outcome}` +
+        `${e.error ? ` ${chalk.red(short(e.error))}` : ''}`,
+    );
   if (messages.length) lines.push('');
   for (const m of messages) {
     const to = m.destinationOffset !== null ? `${m.destinationTopic}/${m.destinationPartition}@${m.destinationOffset}` : m.destinationTopic;

@@ -109,6 +109,10 @@ describe('paymentsctl replay stripe-events', () => {
     const list = await runCli(['replay', 'list', '--json'], env);
     expect(list.exitCode).toBe(0);
     expect(parseJson<{ source: string }[]>(list.stdout).map((r) => r.source)).toEqual(['stripe-events']);
+    const show = await runCli(['replay', 'show', run.replayId!, '--json'], env);
+    expect(show.exitCode).toBe(0);
+    const shown = parseJson<{ stripeEvents: { eventId: string; outcome: string }[] }>(show.stdout);
+    expect(shown.stripeEvents.map((e) => e.eventId).sort()).toEqual(fed.map((e) => e.id).sort());
   });
 
   it('--resend has Stripe deliver them to the receiver; then delivery_success=false lists nothing', async () => {
