@@ -124,8 +124,9 @@ describe('paymentsctl replay stripe-events', () => {
     const run = (await replay(['--resend', '--webhook-endpoint', 'we_cli_1', '--type', 'checkout.session.completed', '--execute']))!;
     const resent = run.events.filter((e) => e.outcome === 'resent');
     expect(resent).toHaveLength(1);
-    await waitFor('the resent event recorded by the receiver', async () =>
-      (await count(`SELECT count(*) AS n FROM outbox WHERE topic = 'payments.completed'`)) === 3,
+    await waitFor(
+      'the resent event recorded by the receiver',
+      async () => (await count(`SELECT count(*) AS n FROM outbox WHERE topic = 'payments.completed'`)) === 3,
     );
     await waitFor('Stripe marks it delivered', async () => {
       const after = (await replay(['--type', 'checkout.session.completed']))!;

@@ -225,7 +225,10 @@ describe('Events through the official SDK', () => {
         (error: { statusCode?: number; raw?: { param?: string; code?: string } }) => ({ status: error.statusCode, code: error.raw?.code }),
       );
     expect(await refused('/v1/events/evt_nope/retry', { webhook_endpoint: later.id })).toEqual({ status: 404, code: 'resource_missing' });
-    expect(await refused(`/v1/events/${event.id}/retry`, { webhook_endpoint: 'we_nope' })).toEqual({ status: 404, code: 'resource_missing' });
+    expect(await refused(`/v1/events/${event.id}/retry`, { webhook_endpoint: 'we_nope' })).toEqual({
+      status: 404,
+      code: 'resource_missing',
+    });
     expect(await refused(`/v1/events/${event.id}/retry`, {})).toEqual({ status: 400, code: 'parameter_missing' });
     await stripe.webhookEndpoints.del(later.id);
     await stripe.webhookEndpoints.del(failing.id);

@@ -82,7 +82,9 @@ Examples:
 
 export function replayCommand(ctx: () => CliContext): Command {
   const replay = new Command('replay')
-    .summary('put failed work back through the pipeline: dead letters, set-aside outbox rows, missed Stripe events (dry run unless --execute)')
+    .summary(
+      'put failed work back through the pipeline: dead letters, set-aside outbox rows, missed Stripe events (dry run unless --execute)',
+    )
     .description(
       'Re-drive what failed during an incident, once its cause is fixed, without losing a message or ' +
         'sending one twice: dead letters back to the topic each came from, outbox rows the publisher set aside back to it, Stripe events that never reached the receiver through it. Dry run unless --execute; ' +

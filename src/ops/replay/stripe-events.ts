@@ -91,7 +91,8 @@ function selectionWindow(options: StripeEventsReplayOptions): Window {
 function validate(options: StripeEventsReplayOptions): void {
   if (options.types.length > 20) throw new UsageError('--type may be given at most 20 times (Stripe takes 20 types)');
   const badType = options.types.find((type) => !/^[a-z_]+(\.[a-z_]+)*(\.\*)?$/.test(type));
-  if (badType !== undefined) throw new UsageError(`--type takes a Stripe event type such as payment_intent.succeeded or payment_intent.*, got "${badType}"`);
+  if (badType !== undefined)
+    throw new UsageError(`--type takes a Stripe event type such as payment_intent.succeeded or payment_intent.*, got "${badType}"`);
   if (options.webhookEndpoint !== undefined && !options.resend) throw new UsageError('--webhook-endpoint goes with --resend');
   if (options.webhookEndpoint !== undefined && !/^we_\w+$/.test(options.webhookEndpoint))
     throw new UsageError(`--webhook-endpoint takes a Stripe webhook endpoint id (we_...), got "${options.webhookEndpoint}"`);
@@ -193,21 +194,25 @@ export async function replayStripeEvents(options: StripeEventsReplayOptions): Pr
   try {
     const endpoint = options.resend ? await chooseEndpoint(stripe, options.webhookEndpoint) : undefined;
     const { events, listed } = await listEvents(stripe, window, options.types);
-    const received = await postgresReachable(options.databaseUrl, () => receivedIds(pool, events.map((e) => e.id)));
+    const received = await postgresReachable(options.databaseUrl, () =>
+      receivedIds(
+        pool,
+        events.map((e) => e.id),
+      ),
+    );
     const entries: { entry: StripeEventEntry; event: Stripe.Event }[] = [];
     let candidates = 0;
     for (const event of events) {
       const parsed = event as unknown as StripeEvent;
-      const disposition: StripeEventDisposition = received.has(event.id)
-        ? 'already_received'
-        : isIgnored(parsed)
-          ? 'ignored'
-          : 'candidate';
+      const disposition: StripeEventDisposition = received.has(event.id) ? 'already_received' : isIgnored(parsed) ? 'ignored' : 'candidate';
       if (disposition === 'candidate') {
         if (options.limit !== undefined && candidates >= options.limit) continue;
         candidates++;
       }
-      entries.push({ entry: { id: event.id, type: event.type, created: new Date(event.created * 1000).toISOString(), disposition }, event });
+      entries.push({
+        entry: { id: event.id, type: event.type, created: new Date(event.created * 1000).toISOString(), disposition },
+        event,
+      });
     }
     const report: StripeEventsReplayReport = {
       mode: options.execute ? 'execute' : 'plan',
