@@ -134,11 +134,12 @@ describe('paymentsctl replay stripe-events', () => {
     });
   });
 
-  it('exit 2 for a bad selection or no endpoint to resend to; exit 3 when Stripe is unreachable', async () => {
+  it('exit 2 for a bad selection or no endpoint to resend to; exit 3 when Stripe or PostgreSQL is unreachable', async () => {
     await replay(['--since', '40d'], 2);
     await replay(['--type', 'Not A Type'], 2);
     await replay(['--resend'], 2);
     await replay([], 3, { STRIPE_API_BASE: 'http://127.0.0.1:1' });
+    await replay([], 3, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
     expect(await count(`SELECT count(*) AS n FROM replays`)).toBe(2);
   });
 });
