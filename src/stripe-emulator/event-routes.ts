@@ -1,5 +1,5 @@
 import type { EmulatorContext } from './context.js';
-import { invalidRequest, resourceMissing } from './errors.js';
+import { invalidRequest, missingParam, resourceMissing } from './errors.js';
 import { createdFilter, LIST_PARAMS, paginate } from './list.js';
 import { assertKnownParams, optionalBoolean, optionalString, optionalStringArray } from './params.js';
 import type { ApiRouter } from './router.js';
@@ -19,6 +19,18 @@ export function registerEventRoutes(router: ApiRouter, ctx: EmulatorContext): vo
     assertKnownParams(params, ['expand']);
     const event = ctx.store.events.get(path.id as string);
     if (!event) throw resourceMissing('event', path.id as string);
+    return event;
+  });
+
+  // Stripe CLI's `events resend`: deliver the event again, now, to one of the account's endpoints.
+  router.post('/v1/events/:id/retry', ({ params, path }) => {
+    assertKnownParams(params, ['webhook_endpoint', 'expand']);
+    const event = ctx.store.events.get(path.id as string);
+    if (!event) throw resourceMissing('event', path.id as string);
+    const endpoint = optionalString(params, 'webhook_endpoint');
+    if (endpoint === undefined) throw missingParam('webhook_endpoint');
+    if (!ctx.webhookTargets().some((target) => target.id === endpoint)) throw resourceMissing('webhook_endpoint', endpoint);
+    ctx.redeliver(event.id, endpoint);
     return event;
   });
 

@@ -115,7 +115,18 @@ export async function startStripeEmulator(options: EmulatorOptions = {}): Promis
   // The dispatcher asks for targets per event (never before `ctx` exists), so endpoints registered later are included.
   const targets = () => [...staticTargets, ...registeredTargets(ctx)];
   const dispatcher = new WebhookDispatcher({ targets, faults, retry, log });
-  const ctx: EmulatorContext = { store, clock, events: new EventLog(store, clock, dispatcher), baseUrl: () => baseUrl };
+  const ctx: EmulatorContext = {
+    store,
+    clock,
+    events: new EventLog(store, clock, dispatcher),
+    baseUrl: () => baseUrl,
+    webhookTargets: targets,
+    redeliver: (eventId, targetId) => {
+      const event = store.events.get(eventId);
+      const target = targets().find((t) => t.id === targetId);
+      if (event && target) dispatcher.redeliver(event, target);
+    },
+  };
 
   const timers = new Set<NodeJS.Timeout>();
   const schedule = (ms: number, work: () => void) => {

@@ -109,6 +109,49 @@ export class WebhookDispatcher implements EventSink {
     return targets.length;
   }
 
+  /**
+   * One more attempt of `event` to `target` now, as POST /v1/events/:id/retry asks (a manual
+   * retry: one attempt, no backoff schedule behind it). Its record — a dropped or failed one
+   * included — becomes delivered when the endpoint answers 2xx, and `pending_webhooks` counts it.
+   */
+  redeliver(event: EventObject, target: WebhookTarget): void {
+    let record = this.records.find((r) => r.event === event.id && r.endpoint === target.id);
+    // Still pending: its own retries go on, and a failed manual attempt leaves it to them.
+    const retriesPending = record?.status === 'pending';
+    if (!record) {
+      record = {
+        event: event.id,
+        type: event.type,
+        endpoint: target.id,
+        url: target.url,
+        status: 'pending',
+        attempts: 0,
+        duplicates: 0,
+        lastStatusCode: null,
+        lastError: null,
+      };
+      this.records.push(record);
+      event.pending_webhooks++;
+    }
+    const delivery: Delivery = { record, event, target, duplicate: false, generation: this.generation };
+    const found = record;
+    void this.track(
+      (async () => {
+        found.attempts++;
+        const result = await this.send(delivery);
+        if (delivery.generation !== this.generation) return;
+        found.lastStatusCode = result.statusCode;
+        found.lastError = result.error;
+        if (result.ok && found.status !== 'delivered') {
+          found.status = 'delivered';
+          event.pending_webhooks = Math.max(0, event.pending_webhooks - 1);
+        } else if (!result.ok && !retriesPending && found.status !== 'delivered') {
+          found.status = 'failed';
+        }
+      })(),
+    );
+  }
+
   deliveries(): DeliveryRecord[] {
     return this.records.map((r) => ({ ...r }));
   }

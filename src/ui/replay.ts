@@ -1,7 +1,8 @@
 import chalk from 'chalk';
 import type { DlqReplayReport } from '../ops/replay/dlq.js';
 import type { OutboxReplayReport } from '../ops/replay/outbox.js';
-import type { ReplayMessageRow, ReplayRun } from '../ops/replay/store.js';
+import type { StripeEventsReplayReport } from '../ops/replay/stripe-events.js';
+import type { ReplayDetail, ReplayRun } from '../ops/replay/store.js';
 import { mark } from './output.js';
 
 /** What `paymentsctl replay` shows: the plan by original topic × error kind × reason, progress, and the runs recorded. */
@@ -105,7 +106,7 @@ export function renderReplayList(runs: ReplayRun[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function renderReplayShow(found: { run: ReplayRun; messages: ReplayMessageRow[] }): string {
+export function renderReplayShow(found: ReplayDetail): string {
   const { run, messages } = found;
   const lines = [
     `${statusMark(run)} ${chalk.bold(`replay ${run.id}`)} · ${run.source} · ${run.status}`,
@@ -113,6 +114,12 @@ export function renderReplayShow(found: { run: ReplayRun; messages: ReplayMessag
     `  ${run.selected} selected · ${run.replayed} replayed · ${run.skipped} skipped · ${run.failed} failed`,
     `  selection ${JSON.stringify(run.selection)}`,
   ];
+  if (found.stripeEvents?.length) lines.push('');
+  for (const e of found.stripeEvents ?? [])
+    lines.push(
+      `  ${e.outcome === 'failed' ? mark.fail() : mark.ok()} ${e.created} ${e.type} ${e.eventId} · ${e.action} → ${e.outcome}` +
+        `${e.error ? ` ${chalk.red(short(e.error))}` : ''}`,
+    );
   if (messages.length) lines.push('');
   for (const m of messages) {
     const to = m.destinationOffset !== null ? `${m.destinationTopic}/${m.destinationPartition}@${m.destinationOffset}` : m.destinationTopic;
@@ -144,5 +151,36 @@ export function renderOutboxReport(report: OutboxReplayReport): string {
     lines.push(
       `${mark.ok()} ${report.done} ${verb === 'reset' ? 'reset (the publisher sends them again)' : 'discarded (kept in outbox_discarded)'}`,
     );
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderStripeEventsReport(report: StripeEventsReplayReport): string {
+  const verb = report.action === 'resend' ? 'resend' : 'feed';
+  const candidates = report.events.filter((e) => e.disposition === 'candidate');
+  const head = report.mode === 'plan' ? `replay stripe-events (dry run, ${verb})` : `replay stripe-events · run ${report.replayId ?? '-'}`;
+  const lines = [
+    `${chalk.bold(head)} · ${report.since} → ${report.until} · ${report.listed}` +
+      (report.webhookEndpoint ? ` · endpoint ${report.webhookEndpoint}` : ''),
+  ];
+  for (const e of report.events) {
+    const state =
+      e.disposition === 'already_received'
+        ? chalk.dim('already received (skipped)')
+        : e.disposition === 'ignored'
+          ? chalk.dim('ignored (a type the receiver does not act on)')
+          : e.outcome === 'failed'
+            ? chalk.red(`failed: ${short(e.error ?? '', 200)}`)
+            : e.outcome
+              ? chalk.green(e.outcome)
+              : chalk.yellow(`to ${verb}`);
+    lines.push(`  ${e.created} ${chalk.cyan(e.type)} ${e.id} · ${state}`);
+  }
+  lines.push('');
+  if (!candidates.length) lines.push(`${mark.ok()} nothing to ${verb}: every event listed reached the receiver or is ignored`);
+  else if (report.mode === 'plan') lines.push(`${mark.pending()} dry run: nothing changed; add --execute to ${verb} ${candidates.length}`);
+  else {
+    lines.push(`${mark.ok()} ${report.replayed} ${report.action === 'resend' ? 'resent' : 'fed through the receiver'}`);
+    if (report.failed) lines.push(`${mark.fail()} ${report.failed} could not be replayed (listed above)`);
+  }
   return `${lines.join('\n')}\n`;
 }

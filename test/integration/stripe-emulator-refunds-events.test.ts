@@ -195,4 +195,42 @@ describe('Events through the official SDK', () => {
     expect((await stripe.events.retrieve(succeededEvent.id)).pending_webhooks).toBe(0);
     await stripe.webhookEndpoints.del(failing.id);
   });
+
+  it('POST /v1/events/:id/retry delivers an event again to one endpoint and books the outcome; unknown ids are 404', async () => {
+    const intent = await paid(700, 'events-retry');
+    await stripe.refunds.create({ payment_intent: intent.id });
+    const event = (await stripe.events.list({ type: 'refund.created', limit: 1 })).data[0] as Stripe.Event;
+    // Registered after the event: only a retry can bring it there.
+    const later = await stripe.webhookEndpoints.create({ url: `${receiverUrl}/ok-later`, enabled_events: ['refund.created'] });
+    const failing = await stripe.webhookEndpoints.create({ url: `${receiverUrl}/fail`, enabled_events: ['refund.created'] });
+    const record = async (endpoint: string) => {
+      const { deliveries } = (await (await contract.fetch(emulator, `/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] };
+      return deliveries.find((d) => d.event === event.id && d.endpoint === endpoint);
+    };
+    expect(await record(later.id)).toBeUndefined();
+
+    const retried = (await stripe.rawRequest('POST', `/v1/events/${event.id}/retry`, { webhook_endpoint: later.id })) as Stripe.Event;
+    expect(retried.id).toBe(event.id);
+    await expect.poll(async () => (await record(later.id))?.status, { interval: 10, timeout: 5000 }).toBe('delivered');
+    expect((await record(later.id))?.lastStatusCode).toBe(200);
+
+    await stripe.rawRequest('POST', `/v1/events/${event.id}/retry`, { webhook_endpoint: failing.id });
+    await expect.poll(async () => (await record(failing.id))?.status, { interval: 10, timeout: 5000 }).toBe('failed');
+    expect((await record(failing.id))?.lastStatusCode).toBe(500);
+    expect((await stripe.events.list({ delivery_success: false, limit: 100 })).data.map((e) => e.id)).toContain(event.id);
+
+    const refused = async (path: string, params: Record<string, string>) =>
+      stripe.rawRequest('POST', path, params).then(
+        () => undefined,
+        (error: { statusCode?: number; raw?: { param?: string; code?: string } }) => ({ status: error.statusCode, code: error.raw?.code }),
+      );
+    expect(await refused('/v1/events/evt_nope/retry', { webhook_endpoint: later.id })).toEqual({ status: 404, code: 'resource_missing' });
+    expect(await refused(`/v1/events/${event.id}/retry`, { webhook_endpoint: 'we_nope' })).toEqual({
+      status: 404,
+      code: 'resource_missing',
+    });
+    expect(await refused(`/v1/events/${event.id}/retry`, {})).toEqual({ status: 400, code: 'parameter_missing' });
+    await stripe.webhookEndpoints.del(later.id);
+    await stripe.webhookEndpoints.del(failing.id);
+  });
 });

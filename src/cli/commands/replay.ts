@@ -30,6 +30,35 @@ interface OutboxFlags extends StoreFlags {
   execute?: boolean;
 }
 
+interface StripeEventsFlags extends StoreFlags {
+  since?: string;
+  until?: string;
+  type: string[];
+  limit?: string;
+  resend?: boolean;
+  webhookEndpoint?: string;
+  execute?: boolean;
+}
+
+const STRIPE_EVENTS_HELP_AFTER = `
+Which events: GET /v1/events with delivery_success=false (Stripe's own word that an endpoint did not
+take it), or every event in the window where Stripe does not take that filter; --since defaults to 3 days
+ago and may go back at most 30 days (Stripe keeps events that long). Oldest first. Events already in
+webhook_events reached the receiver and are skipped; types the receiver does not act on are listed as
+ignored. The rest are fed through the receiver's own processing (same mapping, same transaction, same
+dedupe: an event delivered meanwhile is recorded once), or with --resend delivered again by Stripe to
+the endpoint (POST /v1/events/{id}/retry, as Stripe CLI's events resend). Each run that acts is recorded
+(replay list, replay show). Stripe is reached with STRIPE_API_KEY (and STRIPE_API_BASE, if set).
+
+Exit codes: 0 done (a dry run lists what it would do) · 1 some events could not be replayed (listed) ·
+2 a bad selection, or --resend without one enabled endpoint and no --webhook-endpoint ·
+3 PostgreSQL or Stripe unreachable
+
+Examples:
+  paymentsctl replay stripe-events                               # what would be fed, oldest first
+  paymentsctl replay stripe-events --since 6h --type 'checkout.session.*' --execute
+  paymentsctl replay stripe-events --resend --webhook-endpoint we_123 --execute --json`;
+
 const DLQ_HELP_AFTER = `
 What a copy carries: the dead letter's key (same partition), its value byte for byte and every header
 (the ce_* ones with the same ce_id, so an inbox that processed it already drops it), except the
@@ -53,10 +82,12 @@ Examples:
 
 export function replayCommand(ctx: () => CliContext): Command {
   const replay = new Command('replay')
-    .summary('put failed work back through the pipeline: dead letters, set-aside outbox rows (dry run unless --execute)')
+    .summary(
+      'put failed work back through the pipeline: dead letters, set-aside outbox rows, missed Stripe events (dry run unless --execute)',
+    )
     .description(
       'Re-drive what failed during an incident, once its cause is fixed, without losing a message or ' +
-        'sending one twice: dead letters back to the topic each came from, outbox rows the publisher set aside back to it. Dry run unless --execute; ' +
+        'sending one twice: dead letters back to the topic each came from, outbox rows the publisher set aside back to it, Stripe events that never reached the receiver through it. Dry run unless --execute; ' +
         'every run that acts is recorded (replay list, replay show).',
     );
 
@@ -180,6 +211,56 @@ export function replayCommand(ctx: () => CliContext): Command {
       log: c.log,
     });
     c.stdout(c.json ? renderJson(report) : renderOutboxReport(report));
+    c.exitCode = report.exitCode;
+  });
+
+  const stripeEvents = replay
+    .command('stripe-events')
+    .summary('Stripe events that never reached us, fed through the receiver (or --resend by Stripe); dry run unless --execute')
+    .description(
+      'Stripe events the webhook receiver never got (a dropped delivery, an outage longer than Stripe retries), ' +
+        "listed from Stripe and put through the receiver's own processing here, not over HTTP; or with --resend " +
+        'delivered again by Stripe to the webhook endpoint. Without --execute: what would be fed or resent.',
+    )
+    .option('--since <time>', 'events created at or after this ISO time or duration ago (default 3d; at most 30 days back)')
+    .option('--until <time>', 'events created at or before this ISO time or duration ago (default now)')
+    .addOption(
+      new Option('--type <type>', 'only this Stripe event type, e.g. payment_intent.succeeded or payment_intent.* (repeatable)')
+        .argParser(collect)
+        .default([]),
+    )
+    .option('--limit <n>', 'at most this many events fed or resent (oldest first)')
+    .option('--resend', 'ask Stripe to deliver them again to the webhook endpoint instead of feeding them here')
+    .option('--webhook-endpoint <id>', 'with --resend: the endpoint (we_...); default the only enabled one')
+    .option('--execute', 'feed (or resend) them (default: dry run)');
+  addStoreOptions(stripeEvents, ['databaseUrl']);
+  stripeEvents.addHelpText('after', STRIPE_EVENTS_HELP_AFTER).action(async (flags: StripeEventsFlags) => {
+    const c = ctx();
+    const { databaseUrl, positiveInt, stripeApiBase, stripeApiKey } = await import('../../config.js');
+    const { replayStripeEvents } = await import('../../ops/replay/stripe-events.js');
+    const { renderJson } = await import('../../ui/output.js');
+    const { renderStripeEventsReport, replayProgressReporter } = await import('../../ui/replay.js');
+    const now = Date.now();
+    const sinceMs = await timeFlag(flags.since, '--since', now);
+    const untilMs = await timeFlag(flags.until, '--until', now);
+    const apiBase = stripeApiBase(flags);
+    const progress = replayProgressReporter(c.stderr, !c.json && Boolean(process.stderr.isTTY));
+    const report = await replayStripeEvents({
+      databaseUrl: databaseUrl(flags),
+      stripeApiKey: stripeApiKey(flags),
+      ...(apiBase ? { stripeApiBase: apiBase } : {}),
+      ...(sinceMs !== undefined ? { sinceMs } : {}),
+      ...(untilMs !== undefined ? { untilMs } : {}),
+      types: flags.type,
+      ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
+      resend: Boolean(flags.resend),
+      ...(flags.webhookEndpoint !== undefined ? { webhookEndpoint: flags.webhookEndpoint } : {}),
+      execute: Boolean(flags.execute),
+      log: c.log,
+      now,
+      onProgress: progress.update,
+    }).finally(progress.done);
+    c.stdout(c.json ? renderJson(report) : renderStripeEventsReport(report));
     c.exitCode = report.exitCode;
   });
 

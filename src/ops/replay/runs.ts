@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { createPool } from '../../db/connect.js';
 import { postgresReachable } from './reachable.js';
-import { listReplays, readReplay, type ReplayMessageRow, type ReplayRun } from './store.js';
+import { listReplays, readReplay, type ReplayDetail, type ReplayRun } from './store.js';
 
 async function withReplayTables<T>(url: string, work: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
   const pool = createPool(url, { max: 1, applicationName: 'paymentsctl-replay' });
@@ -18,7 +18,7 @@ export function listReplayRuns(databaseUrl: string, limit: number): Promise<Repl
 }
 
 /** One run and every message it sent or tried to. */
-export function showReplayRun(databaseUrl: string, id: string): Promise<{ run: ReplayRun; messages: ReplayMessageRow[] }> {
+export function showReplayRun(databaseUrl: string, id: string): Promise<ReplayDetail> {
   if (!/^\d{1,18}$/.test(id)) throw new UsageError(`a replay id is a number (see replay list), got "${id}"`);
   return withReplayTables(databaseUrl, async (pool) => {
     const found = await readReplay(pool, id);

@@ -159,7 +159,50 @@ export async function listReplays(pool: pg.Pool, limit: number): Promise<ReplayR
   return rows.map(toRun);
 }
 
-export async function readReplay(pool: pg.Pool, id: string): Promise<{ run: ReplayRun; messages: ReplayMessageRow[] } | undefined> {
+/** What a stripe-events run did with one Stripe event (replay_stripe_events). */
+export interface ReplayStripeEventRow {
+  eventId: string;
+  type: string;
+  created: string;
+  action: 'feed' | 'resend';
+  outcome: string;
+  error: string | null;
+  recordedAt: string;
+}
+
+export interface ReplayDetail {
+  run: ReplayRun;
+  messages: ReplayMessageRow[];
+  /** for a stripe-events run: each event it fed or resent */
+  stripeEvents?: ReplayStripeEventRow[];
+}
+
+async function readStripeEvents(pool: pg.Pool, id: string): Promise<ReplayStripeEventRow[]> {
+  const { rows } = await pool.query<{
+    event_id: string;
+    type: string;
+    created: Date;
+    action: 'feed' | 'resend';
+    outcome: string;
+    error: string | null;
+    recorded_at: Date;
+  }>(
+    `SELECT event_id, type, created, action, outcome, error, recorded_at FROM replay_stripe_events
+      WHERE replay_id = $1 ORDER BY created, recorded_at`,
+    [id],
+  );
+  return rows.map((r) => ({
+    eventId: r.event_id,
+    type: r.type,
+    created: r.created.toISOString(),
+    action: r.action,
+    outcome: r.outcome,
+    error: r.error,
+    recordedAt: r.recorded_at.toISOString(),
+  }));
+}
+
+export async function readReplay(pool: pg.Pool, id: string): Promise<ReplayDetail | undefined> {
   const runs = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM replays WHERE id = $1`, [id]);
   if (!runs.rows[0]) return undefined;
   const { rows } = await pool.query<{
@@ -179,8 +222,10 @@ export async function readReplay(pool: pg.Pool, id: string): Promise<{ run: Repl
        FROM replay_messages WHERE replay_id = $1 ORDER BY source_topic, source_partition, source_offset`,
     [id],
   );
+  const run = toRun(runs.rows[0]);
   return {
-    run: toRun(runs.rows[0]),
+    run,
+    ...(run.source === 'stripe-events' ? { stripeEvents: await readStripeEvents(pool, id) } : {}),
     messages: rows.map((row) => ({
       sourceTopic: row.source_topic,
       sourcePartition: row.source_partition,
