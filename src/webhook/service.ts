@@ -10,6 +10,7 @@ import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 import { Readiness, type ReadinessReport } from './readiness.js';
 import { WebhookReceiver } from './receiver.js';
 import { startWebhookServer, type RunningWebhookServer } from './server.js';
+import { WEBHOOK_EVENT_SOURCE } from './store.js';
 
 export const WEBHOOK_DEFAULTS = {
   host: '0.0.0.0',
@@ -83,7 +84,7 @@ export class WebhookService implements Role, RunningWebhookService {
     });
     this.readiness = new Readiness({ pool: this.pool, brokers: options.brokers, kafkaSecurity: options.kafkaSecurity, log });
     const store = new GroupCommitStore(this.pool, {
-      source: 'paymentsctl/webhook-serve',
+      source: WEBHOOK_EVENT_SOURCE,
       // Few transactions in flight make each one bigger, and a transaction costs its round trips and
       // its commit far more than its rows: measured here (README, benchmark), two in flight did better
       // than one, four or eight. The other connections serve events recorded alone.

@@ -12,6 +12,9 @@ import { ConcurrentPaymentWriteError } from '../payments/row.js';
 import { findPaymentByIntent, lockPayment, writePayments } from '../payments/store.js';
 import type { EventPlan, IgnoredOutcome, StripeEvent } from './mapping.js';
 
+/** The CloudEvents source of what the receiver writes; `replay stripe-events` writes the same. */
+export const WEBHOOK_EVENT_SOURCE = 'paymentsctl/webhook-serve';
+
 /**
  * The durable write behind every 2xx: the Stripe event id (unique in webhook_events), the payments
  * row's move and the pipeline event announcing it (outbox) commit in ONE transaction. A second

@@ -7,15 +7,13 @@ import { requireCurrentSchema } from '../../migrate/schema-gate.js';
 import { createStripeClient } from '../../stripe/client.js';
 import { classifyStripeError } from '../../stripe/errors.js';
 import { planEvent, type StripeEvent } from '../../webhook/mapping.js';
-import { recordWebhookEvent } from '../../webhook/store.js';
+import { WEBHOOK_EVENT_SOURCE, recordWebhookEvent } from '../../webhook/store.js';
 import { postgresReachable } from './reachable.js';
 import { closeReplay, openReplay } from './store.js';
 
 /** Stripe keeps events for 30 days; older ones cannot be listed. */
 export const STRIPE_EVENT_RETENTION_MS = 30 * 24 * 3600 * 1000;
 export const DEFAULT_STRIPE_EVENTS_WINDOW_MS = 3 * 24 * 3600 * 1000;
-/** The CloudEvents source the receiver writes with: a fed event must come out exactly as if delivered. */
-const RECEIVER_SOURCE = 'paymentsctl/webhook-serve';
 
 export interface StripeEventsReplayOptions {
   databaseUrl: string;
@@ -248,7 +246,7 @@ export async function replayStripeEvents(options: StripeEventsReplayOptions): Pr
         } else {
           const parsed = event as unknown as StripeEvent;
           const result = await postgresReachable(options.databaseUrl, () =>
-            recordWebhookEvent(pool, parsed, JSON.stringify(event), planEvent(parsed), { source: RECEIVER_SOURCE }),
+            recordWebhookEvent(pool, parsed, JSON.stringify(event), planEvent(parsed), { source: WEBHOOK_EVENT_SOURCE }),
           );
           entry.outcome = result.duplicate ? 'duplicate' : result.outcome;
         }
