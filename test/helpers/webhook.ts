@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
+import type { StripeGateway } from '../../src/stripe/gateway.js';
 import { spawnRole, type RoleProcess } from './roles.js';
 
 // Signing goes through Stripe's own SDK, never through the receiver's code under test.
@@ -155,4 +156,29 @@ export async function startWebhookServe(env: Record<string, string>, args: strin
       return { exitCode: result.exitCode };
     },
   };
+}
+
+/** A Checkout Session for a 25.00 trip, completed by the customer on the emulator's hosted page with `outcome`. */
+export async function completedCheckout(
+  gateway: StripeGateway,
+  emulatorUrl: string,
+  tripId: string,
+  outcome: 'paid' | 'async_succeeded' | 'async_failed',
+) {
+  const session = await gateway.createCheckoutSession({
+    tripId,
+    amount: 2500,
+    currency: 'usd',
+    productName: `Trip ${tripId}`,
+    successUrl: 'https://rides.example/paid',
+    cancelUrl: 'https://rides.example/cancelled',
+    metadata: { user_id: `rider-of-${tripId}`, driver_id: `driver-of-${tripId}` },
+  });
+  const response = await fetch(`${emulatorUrl}/_emulator/checkout/sessions/${session.sessionId}/complete`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ outcome }),
+  });
+  if (response.status !== 200) throw new Error(`completing ${session.sessionId} answered ${response.status}: ${await response.text()}`);
+  return session;
 }

@@ -8,7 +8,7 @@ import { StripeGateway } from '../../src/stripe/gateway.js';
 import { parseJson, runCli } from '../helpers/cli.js';
 import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { startWebhookServe, type WebhookServeProcess } from '../helpers/webhook.js';
+import { completedCheckout, startWebhookServe, type WebhookServeProcess } from '../helpers/webhook.js';
 
 const SECRET = 'whsec_replay_stripe_events_secret_01';
 
@@ -33,21 +33,7 @@ describe('paymentsctl replay stripe-events', () => {
     ((await (await fetch(`${emulator.url}/_emulator/webhooks`)).json()) as { deliveries: DeliveryRecord[] }).deliveries;
 
   async function paidCheckout(tripId: string): Promise<void> {
-    const session = await gateway.createCheckoutSession({
-      tripId,
-      amount: 2500,
-      currency: 'usd',
-      productName: `Trip ${tripId}`,
-      successUrl: 'https://rides.example/paid',
-      cancelUrl: 'https://rides.example/cancelled',
-      metadata: { user_id: `rider-of-${tripId}`, driver_id: `driver-of-${tripId}` },
-    });
-    const response = await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.sessionId}/complete`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ outcome: 'paid' }),
-    });
-    expect(response.status).toBe(200);
+    await completedCheckout(gateway, emulator.url, tripId, 'paid');
   }
 
   beforeAll(async () => {

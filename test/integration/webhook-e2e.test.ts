@@ -8,7 +8,14 @@ import { createTestDatabase, testPool, type TestDatabase } from '../helpers/db.j
 import { consumeUntil, createTopics, uniquePrefix } from '../helpers/kafka.js';
 import { startPublisher, type PublisherProcess } from '../helpers/publisher.js';
 import { waitFor } from '../helpers/wait.js';
-import { checkoutSession, deliver, stripeEvent, startWebhookServe, type WebhookServeProcess } from '../helpers/webhook.js';
+import {
+  checkoutSession,
+  completedCheckout,
+  deliver,
+  stripeEvent,
+  startWebhookServe,
+  type WebhookServeProcess,
+} from '../helpers/webhook.js';
 
 const SECRET = 'whsec_e2e_suite_signing_secret_0001';
 const TOPICS = ['payments.completed', 'payments.failed', 'payments.refunded', 'orders.cancelled'];
@@ -62,25 +69,9 @@ describe('webhook-serve end to end: the emulator delivers real signed webhooks, 
     return Number(/^paymentsctl_webhook_received_total\{[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
   }
 
-  async function checkout(tripId: string, outcome: 'paid' | 'async_succeeded' | 'async_failed') {
-    const session = await gateway.createCheckoutSession({
-      tripId,
-      amount: 2500,
-      currency: 'usd',
-      productName: `Trip ${tripId}`,
-      successUrl: 'https://rides.example/paid',
-      cancelUrl: 'https://rides.example/cancelled',
-      metadata: { user_id: `rider-of-${tripId}`, driver_id: `driver-of-${tripId}` },
-    });
-    // The customer, on the hosted page.
-    const response = await fetch(`${emulator.url}/_emulator/checkout/sessions/${session.sessionId}/complete`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ outcome }),
-    });
-    expect(response.status).toBe(200);
-    return session;
-  }
+  // The customer, on the hosted page.
+  const checkout = (tripId: string, outcome: 'paid' | 'async_succeeded' | 'async_failed') =>
+    completedCheckout(gateway, emulator.url, tripId, outcome);
 
   it('each Checkout Session ends as exactly one outcome event on Kafka, carrying trip_id, user_id and driver_id', async () => {
     const trips = { paid: 'trip-e2e-paid', later: 'trip-e2e-async-ok', failed: 'trip-e2e-async-failed' };
