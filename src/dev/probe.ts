@@ -13,7 +13,9 @@ import {
   paymentOutcomes,
   webhookEventCount,
   type ConsumedTopics,
+  type PartitionEnds,
 } from '../ops/pipeline-reads.js';
+import { replayedDeadLetters, type DeadLetterRange } from '../ops/status/database-reads.js';
 import type { PaymentStatus } from '../payments/status.js';
 
 /** The state of the pipeline as its stores tell it, for one run's orders. */
@@ -25,6 +27,7 @@ export interface PipelineFacts {
   compensated: number;
   consumerLag: number;
   retries: number;
+  /** messages on the dead-letter topics that `replay dlq` has not put back, as `status` counts them */
   deadLetters: number;
 }
 
@@ -86,10 +89,18 @@ export class PipelineProbe {
       logEnds(this.admin, [...this.topics.main, ...this.topics.retry]),
       logEnds(this.admin, this.topics.deadLetters),
     ]);
+    const held = messagesHeld(deadLetterEnds);
+    const replayed = held > 0 ? await replayedDeadLetters(this.pool, deadLetterRanges(deadLetterEnds)) : new Map<string, number>();
     return {
       consumerLag: await consumerLag(this.admin, this.workerGroup, consumedEnds),
       retries: messagesWritten(consumedEnds, this.topics.retry),
-      deadLetters: messagesHeld(deadLetterEnds),
+      deadLetters: held - [...replayed.values()].reduce((sum, n) => sum + n, 0),
     };
   }
+}
+
+function deadLetterRanges(ends: Map<string, PartitionEnds>): DeadLetterRange[] {
+  return [...ends].flatMap(([topic, partitions]) =>
+    partitions.map((p) => ({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) })),
+  );
 }

@@ -23,7 +23,17 @@ import { PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
 import { RoleStartError, SupervisedRole } from './roles.js';
 import { committedOrders, createShopTable, placeOrders } from './shop.js';
-import type { DevPhase, DevReconciliation, DevSnapshot, DevSummary, RoleName, StageSnapshot } from './types.js';
+import { chooseRefusedOrders, describeIncident, incidentCheck, incidentFaults } from './incident.js';
+import type {
+  DevIncident,
+  DevPhase,
+  DevReconciliation,
+  DevSnapshot,
+  DevSummary,
+  InvariantCheck,
+  RoleName,
+  StageSnapshot,
+} from './types.js';
 
 export interface DevOptions {
   orders: number;
@@ -35,6 +45,11 @@ export interface DevOptions {
   /** also restart PostgreSQL (the run's own cluster) and SIGKILL/restart the stack's Kafka broker */
   chaosInfra?: boolean;
   keep: boolean;
+  /**
+   * stage an incident for the operator instead of healing the run: a few payments dead-lettered
+   * while Stripe refused them, a share of webhooks dropped, no reconciliation; the pipeline is kept
+   */
+  incident?: boolean;
   seed: number;
   /** give up waiting when nothing has moved for this long */
   stallTimeoutMs: number;
@@ -48,6 +63,8 @@ export interface DevOptions {
   onSummary?: (summary: DevSummary) => void;
   /** with --keep and a passing run: resolves when the person is done with the running pipeline */
   holdOpen?: (variables: Record<string, string>) => Promise<void>;
+  /** --incident, while the pipeline is kept: every check holds again over every order */
+  onHealed?: (checks: InvariantCheck[]) => void;
 }
 
 const TICK_MS = 500;
@@ -59,6 +76,8 @@ const IDLE_TICKS = 6;
 const RECONCILE_PASSES = 3;
 const PARTITIONS = 3;
 const RECENT_LINES = 5;
+/** how often a kept --incident run looks whether the operator has healed it */
+const HEAL_LOOK_MS = 2_000;
 
 function newRunId(): string {
   return `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -117,6 +136,10 @@ class DevRun {
   private probeError?: { since: number; unreachable: 'database' | 'Kafka' | undefined };
   private infraChaos?: InfraChaos;
   private reconciliation?: DevReconciliation;
+  /** --incident: the orders Stripe refuses until their payments are dead-lettered */
+  private readonly refused: string[];
+  /** --incident: how many orders the staged incident left unsettled */
+  private leftUnsettled = 0;
 
   constructor(
     private readonly dev: DevEnvironment,
@@ -131,6 +154,7 @@ class DevRun {
       seed: options.seed,
       runId: dev.runId,
     });
+    this.refused = options.incident ? chooseRefusedOrders(this.plan, options.seed) : [];
     this.probe = new PipelineProbe(this.pool, {
       brokers: dev.brokers,
       topicPrefix: dev.topicPrefix,
@@ -156,7 +180,9 @@ class DevRun {
       try {
         // Explicit faults either way: a reused emulator may have been left with some.
         restoreFaults = await dev.emulator.faults();
-        await dev.emulator.setFaults(options.chaos ? CHAOS_FAULTS : DEFAULT_FAULTS);
+        await dev.emulator.setFaults(options.chaos ? CHAOS_FAULTS : options.incident ? incidentFaults(this.refused) : DEFAULT_FAULTS);
+        if (options.incident)
+          this.note(`incident staged: Stripe refuses ${this.refused.length} orders (429) and the emulator drops a share of webhooks`);
         if (options.chaos) {
           this.note('emulator faults on: 500s (stored), resets, held responses, duplicate, reordered and dropped webhooks');
           chaos = new ChaosMonkey(this.roles, new SeededRandom(options.seed ^ 0x5eed));
@@ -202,10 +228,18 @@ class DevRun {
             .catch((error: unknown) => options.log.warn({ err: errorMessage(error) }, 'could not restore the emulator faults'));
       }
       await Promise.all(this.roles.map((role) => role.waitUntilReady({ signal: interrupted })));
+      if (options.incident) {
+        // The cause is gone (Stripe serves those orders again, delivers every webhook); what it
+        // left stays for the operator, and nothing in the run heals it.
+        this.leftUnsettled = this.latest ? this.plan.length - this.settledCount(this.latest) : 0;
+        this.note(`incident over: ${this.leftUnsettled} orders left unsettled for the operator to heal; Stripe serves every order again`);
+      }
       // A delayed Checkout payment can still be settling at the emulator when the run goes idle (not
       // final at Stripe, so nothing to reconcile yet) and its late webhook can be dropped too: once
       // reconciled, a run that is still unsettled waits to go idle again and reconciles once more.
-      for (let pass = 1; pass <= RECONCILE_PASSES; pass++) {
+      // An incident is the operator's to heal: no reconciliation then.
+      const passes = options.incident ? 0 : RECONCILE_PASSES;
+      for (let pass = 1; pass <= passes; pass++) {
         this.note(`reconciling the run with Stripe (reconcile --fix --execute${pass > 1 ? `, pass ${pass}` : ''})`);
         const result = await reconcileRun(dev, this.startedAt, options.log, interrupted).catch((error: unknown) => {
           if (interrupted.aborted) throw error;
@@ -213,7 +247,7 @@ class DevRun {
           return undefined;
         });
         if (result) this.reconciliation = mergeReconciliations(this.reconciliation, result);
-        if (!result || pass === RECONCILE_PASSES || (await this.untilSettledOrIdle(Promise.resolve()))) break;
+        if (!result || pass === passes || (await this.untilSettledOrIdle(Promise.resolve()))) break;
       }
       if (this.reconciliation)
         this.note(`reconcile: ${this.reconciliation.found} discrepancies, ${this.reconciliation.healed} outcomes healed`);
@@ -224,7 +258,7 @@ class DevRun {
         if (facts !== seen) {
           seen = facts;
           const drained =
-            this.settledCount(facts) >= this.plan.length &&
+            this.settledCount(facts) >= this.plan.length - this.leftUnsettled &&
             facts.compensated >= facts.outcomes.failed &&
             facts.outboxBacklog === 0 &&
             facts.consumerLag === 0;
@@ -244,8 +278,35 @@ class DevRun {
     this.phase = 'done';
     this.emit();
     options.onSummary?.(summary);
-    if (summary.ok && options.keep && options.holdOpen) await options.holdOpen(roleVariables(dev));
+    if (summary.ok && options.keep && options.holdOpen) {
+      const watching = new AbortController();
+      const healing = summary.incident ? this.watchHealing(summary.incident, watching.signal) : Promise.resolve();
+      try {
+        await options.holdOpen(roleVariables(dev));
+      } finally {
+        watching.abort();
+        await healing;
+      }
+    }
     return summary;
+  }
+
+  /** While the pipeline is kept: marks the incident healed once every check holds over every order. */
+  private async watchHealing(incident: DevIncident, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await abortableSleep(HEAL_LOOK_MS, [signal]);
+      if (signal.aborted) return;
+      try {
+        const { checks } = this.judge(await this.evidence(), { healing: true });
+        if (checks.every((c) => c.ok)) {
+          incident.healed = true;
+          this.options.onHealed?.(checks);
+          return;
+        }
+      } catch (error) {
+        this.options.log.debug({ err: errorMessage(error) }, 'could not look whether the incident is healed');
+      }
+    }
   }
 
   async stopRoles(): Promise<void> {
@@ -448,22 +509,36 @@ class DevRun {
     });
   }
 
-  private async summarize(): Promise<DevSummary> {
-    const { dev, options } = this;
+  /** What the stores say about the run's orders now. */
+  private async evidence() {
+    const { dev } = this;
     const ids = this.plan.map((order) => order.aggregateId);
-    const [orders, statuses, compensated, chargeReport, facts, history] = await Promise.all([
+    const [orders, statuses, compensated, chargeReport, facts, history, deliveries] = await Promise.all([
       committedOrders(this.pool),
       paymentStatuses(this.pool, ids),
       compensations(this.pool, ids),
       dev.emulator.charges(),
       this.probe.facts(),
       chargeAndRefundUsers(this.pool, ids),
+      this.options.incident ? dev.emulator.deliveries() : Promise.resolve([]),
     ]);
     const charges = new Map(ids.filter((id) => (chargeReport.byOrder[id] ?? 0) > 0).map((id) => [id, chargeReport.byOrder[id]!]));
+    const droppedDeliveries = deliveries.filter((d) => d.endpoint === dev.webhookEndpointId && d.status === 'dropped').length;
+    return { orders, statuses, compensated, charges, facts, history, droppedDeliveries };
+  }
+
+  /**
+   * The checks over that evidence. A staged incident is judged as staged (its orders left out of
+   * the outcome checks) until `healing`, when every order must hold.
+   */
+  private judge(evidence: Awaited<ReturnType<DevRun['evidence']>>, { healing }: { healing: boolean }) {
+    const { orders, statuses, compensated, charges, facts, history, droppedDeliveries } = evidence;
     const unexpectedExits = this.roles.reduce((sum, role) => sum + role.snapshot().unexpectedExits, 0);
+    const staged = { plan: this.plan, refused: this.refused, statuses, charges, deadLetters: facts.deadLetters, droppedDeliveries };
+    const incident = this.options.incident && !healing ? describeIncident(staged) : undefined;
     const checks = checkInvariants({
       orders,
-      requested: options.orders,
+      requested: this.options.orders,
       statuses,
       compensations: compensated,
       charges,
@@ -473,11 +548,28 @@ class DevRun {
       deadLetters: facts.deadLetters,
       consumerLag: facts.consumerLag,
       unexpectedExits,
+      ...(incident
+        ? {
+            incident: {
+              unsettled: new Set([...incident.deadLettered, ...incident.awaitingWebhooks]),
+              deadLetters: incident.deadLettered.length,
+            },
+          }
+        : {}),
     });
+    if (incident) checks.push(incidentCheck(staged, incident));
+    else if (!this.options.incident) checks.push(reconciliationCheck(this.options.chaos, this.reconciliation));
+    return { checks, incident, unexpectedExits };
+  }
+
+  private async summarize(): Promise<DevSummary> {
+    const { dev, options } = this;
+    const evidence = await this.evidence();
+    const { orders, statuses, compensated, charges, facts } = evidence;
+    const { checks, incident, unexpectedExits } = this.judge(evidence, { healing: false });
     const outcomes = emptyOutcomes();
     for (const status of statuses.values()) outcomes[status]++;
     const kills = Object.fromEntries(this.roles.map((role) => [role.name, role.snapshot().kills])) as Record<RoleName, number>;
-    checks.push(reconciliationCheck(options.chaos, this.reconciliation));
     const ok = checks.every((c) => c.ok);
     const busySeconds = this.firstPlacedAt && this.settledAt ? (this.settledAt - this.firstPlacedAt) / 1000 : 0;
     return {
@@ -495,7 +587,7 @@ class DevRun {
         expectedFailed: this.plan.filter((order) => !order.pays).length,
       },
       outcomes,
-      missing: ids.filter((id) => !statuses.has(id)).length,
+      missing: this.plan.filter((order) => !statuses.has(order.aggregateId)).length,
       compensated: compensated.size,
       emulator: {
         ordersCharged: charges.size,
@@ -512,6 +604,7 @@ class DevRun {
       unexpectedExits,
       ordersPerSecond: busySeconds > 0 ? Math.round((orders.length / busySeconds) * 10) / 10 : 0,
       ...(this.reconciliation ? { reconciliation: this.reconciliation } : {}),
+      ...(incident ? { incident } : {}),
       checks,
       where: { database: `paymentsctl_dev_${dev.runId}`, topicPrefix: dev.topicPrefix, logDir: dev.runDir, kept: !ok || options.keep },
     };

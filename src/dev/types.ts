@@ -47,7 +47,7 @@ export interface DevSnapshot {
   consumerLag: number;
   /** messages sent to a retry topic so far */
   retries: number;
-  /** messages in dead-letter topics */
+  /** messages in dead-letter topics that `replay dlq` has not put back */
   deadLetters: number;
   /** payments rows by status */
   outcomes: Record<PaymentStatus, number>;
@@ -70,6 +70,20 @@ export interface DevReconciliation {
   remaining: number;
   byCode: Record<string, number>;
   stripeRequests: number;
+}
+
+/** What `dev --incident` left for the operator to heal. */
+export interface DevIncident {
+  /** orders whose payment was dead-lettered while Stripe refused them */
+  deadLettered: string[];
+  /** Checkout orders whose outcome only a dropped webhook carried */
+  awaitingWebhooks: string[];
+  /** this run's webhook deliveries the emulator dropped */
+  droppedDeliveries: number;
+  /** what heals it, in order */
+  heal: string[];
+  /** every check held over every order, the incident's included, before the pipeline was stopped */
+  healed: boolean;
 }
 
 export interface InvariantCheck {
@@ -118,6 +132,8 @@ export interface DevSummary {
   ordersPerSecond: number;
   /** reconciliation at the end of the run; absent when the run stopped before it */
   reconciliation?: DevReconciliation;
+  /** with --incident: what it left to heal, and whether it was healed before the run was stopped */
+  incident?: DevIncident;
   checks: InvariantCheck[];
   /** where the run's database, topics and role logs are (kept with --keep or when a check failed) */
   where: { database: string; topicPrefix: string; logDir: string; kept: boolean };

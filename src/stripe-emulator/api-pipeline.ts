@@ -87,7 +87,7 @@ async function handle(
 
   // Stripe's rate limiter refuses before anything else happens, and draws no fault.
   if (!deps.meter.arrive(deps.faults.config.rateLimitPerSecond)) return send(reply, fromError(rateLimited()), baseHeaders);
-  const faults = deps.faults.forRequest();
+  const faults = deps.faults.forRequest(orderNamedBy(params));
   if (faults.error || faults.transport) deps.log.debug({ requestId, method, url: request.url, faults }, 'injecting faults');
   let outcome: Outcome;
   try {
@@ -202,4 +202,12 @@ async function deliver(
     reply.raw.end(JSON.stringify(outcome.body));
   }
   return reply;
+}
+
+/** The order a request is about, as its metadata names it (PaymentIntents carry order_id, Checkout Sessions trip_id). */
+function orderNamedBy(params: FormObject): string | undefined {
+  const metadata = params.metadata;
+  if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return undefined;
+  const id = metadata.order_id ?? metadata.trip_id;
+  return typeof id === 'string' ? id : undefined;
 }

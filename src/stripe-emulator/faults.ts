@@ -42,6 +42,13 @@ export interface FaultConfig {
   /** deliver webhooks shuffled in groups of up to `reorderWindow` instead of in event order */
   reorder: boolean;
   reorderWindow: number;
+  /**
+   * API requests about these orders — whose `metadata[order_id]` or `metadata[trip_id]` is one of
+   * them — are answered 429 (rate_limit, never stored) until the list is cleared: Stripe refusing
+   * one merchant's or customer's payments, so that chosen payments run out of retries and are
+   * dead-lettered while the others go through. Draws no extra fault.
+   */
+  refuseOrders: string[];
 }
 
 export const DEFAULT_FAULTS: FaultConfig = {
@@ -58,6 +65,7 @@ export const DEFAULT_FAULTS: FaultConfig = {
   duplicateRate: 0,
   reorder: false,
   reorderWindow: 5,
+  refuseOrders: [],
 };
 
 const rate = z.number().min(0).max(1);
@@ -78,6 +86,7 @@ const faultSchema = z
     duplicateRate: rate,
     reorder: z.boolean(),
     reorderWindow: z.number().int().min(2).max(100),
+    refuseOrders: z.array(z.string().min(1).max(200)).max(10_000),
   })
   .strict()
   .partial();
@@ -117,6 +126,7 @@ export interface DeliveryFaults {
  */
 export class FaultInjector {
   private current: FaultConfig;
+  private refused: ReadonlySet<string>;
 
   constructor(
     initial: Partial<FaultConfig>,
@@ -124,14 +134,16 @@ export class FaultInjector {
     private readonly webhookRandom: SeededRandom,
   ) {
     this.current = { ...DEFAULT_FAULTS, ...parseFaults(initial) };
+    this.refused = new Set(this.current.refuseOrders);
   }
 
   get config(): FaultConfig {
-    return { ...this.current };
+    return { ...this.current, refuseOrders: [...this.current.refuseOrders] };
   }
 
   update(partial: Partial<FaultConfig>): FaultConfig {
     this.current = { ...this.current, ...parseFaults(partial) };
+    this.refused = new Set(this.current.refuseOrders);
     return this.config;
   }
 
@@ -141,15 +153,18 @@ export class FaultInjector {
     this.webhookRandom.restart();
   }
 
-  forRequest(): RequestFaults {
+  /** `about`: the order a request's metadata names, if any (for refuseOrders). */
+  forRequest(about?: string): RequestFaults {
     const c = this.current;
     const jitter = this.apiRandom.float();
     const error = this.apiRandom.chance(c.errorRate);
     const reset = this.apiRandom.chance(c.resetRate);
     const timeout = this.apiRandom.chance(c.timeoutRate);
     const afterRun = this.apiRandom.chance(c.errorAfterRunRate);
+    const delayMs = c.latencyMs + Math.floor(jitter * c.latencyJitterMs);
+    if (about !== undefined && this.refused.has(about)) return { delayMs, error: 429, errorAfterRun: false, transport: null, holdMs: 0 };
     return {
-      delayMs: c.latencyMs + Math.floor(jitter * c.latencyJitterMs),
+      delayMs,
       error: error ? c.errorStatus : null,
       errorAfterRun: error && c.errorStatus === 500 && afterRun,
       transport: reset ? 'reset' : timeout ? 'timeout' : null,

@@ -1,5 +1,5 @@
 import { createLogger, type Logger } from '../log.js';
-import type { DevSnapshot, DevSummary } from '../dev/types.js';
+import type { DevIncident, DevSnapshot, DevSummary, InvariantCheck } from '../dev/types.js';
 import { renderDevSummary, renderProgressLine } from './dev.js';
 import { renderEnvLines, renderJson } from './output.js';
 
@@ -12,8 +12,12 @@ export interface DevReporter {
   onStep(text: string): void;
   onSnapshot(snapshot: DevSnapshot): void;
   onSummary(summary: DevSummary): void;
-  /** --keep: says how to reach the pipeline that keeps running */
-  keptRunning(variables: Record<string, string>): void;
+  /** --keep: says how to reach the pipeline that keeps running (and, with --incident, what heals it) */
+  keptRunning(variables: Record<string, string>, incident?: DevIncident): void;
+  /** --incident: every check holds again */
+  healed(checks: InvariantCheck[]): void;
+  /** --incident: the pipeline was stopped with the incident not healed */
+  stoppedUnhealed(): void;
   stop(): void;
 }
 
@@ -46,11 +50,18 @@ export async function createDevReporter(options: {
       view?.stop();
       options.stdout(options.json ? renderJson(summary) : renderDevSummary(summary));
     },
-    keptRunning: (variables) =>
+    keptRunning: (variables, incident) =>
       plain(
         `\nThe pipeline keeps running (--keep). In another shell:\n${renderEnvLines(variables)}` +
+          (incident
+            ? `\nThe incident: ${incident.deadLettered.length} payments in a dead-letter topic, ${incident.awaitingWebhooks.length} Checkout outcomes whose webhooks were dropped. What heals it, with those variables set:\n` +
+              incident.heal.map((command) => `  ${command}\n`).join('') +
+              'This run says so here once every check holds over every order.\n'
+            : '') +
           'Ctrl-C stops the roles; the stack, the database and the topics stay (`paymentsctl stack down` removes the stack).\n',
       ),
+    healed: (checks) => plain(`\nThe incident is healed: all ${checks.length} checks hold over every order (Ctrl-C stops the pipeline).\n`),
+    stoppedUnhealed: () => plain('\nStopped with the incident not healed: some orders are still unsettled or dead-lettered.\n'),
     stop: () => view?.stop(),
   };
 }

@@ -80,6 +80,7 @@ function heading(summary: DevSummary): string {
     formatDuration(summary.durationMs),
     `${summary.ordersPerSecond.toLocaleString('en-US', { maximumFractionDigits: 1 })} orders/s`,
     ...(summary.chaos ? ['chaos'] : []),
+    ...(summary.incident ? ['incident staged'] : []),
   ];
   return `${verdict}  ${chalk.dim(facts.join('  '))}`;
 }
@@ -156,6 +157,18 @@ export function renderDevSummary(summary: DevSummary): string {
               ['discrepancies', summary.reconciliation.found],
               ['healed', summary.reconciliation.healed],
               ['remaining', summary.reconciliation.remaining],
+            ])}`,
+          ),
+        ]
+      : []),
+    ...(summary.incident
+      ? [
+          row(
+            'incident',
+            `${pairs([
+              ['dead-lettered', summary.incident.deadLettered.length],
+              ['awaiting dropped webhooks', summary.incident.awaitingWebhooks.length],
+              ['deliveries dropped', summary.incident.droppedDeliveries],
             ])}`,
           ),
         ]

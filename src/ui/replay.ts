@@ -14,7 +14,10 @@ export function renderReplayProgress(progress: { done: number; total: number }):
   return `${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)} ${progress.done}/${progress.total} sent`;
 }
 
-/** Progress on stderr: redrawn in place on a terminal, else a line at most every `everyMs`. */
+/**
+ * Progress on stderr: redrawn in place on a terminal, else a line at most every `everyMs` and the
+ * final count at the end (so a log never ends on a stale "1/62").
+ */
 export function replayProgressReporter(
   write: (text: string) => void,
   tty: boolean,
@@ -22,8 +25,11 @@ export function replayProgressReporter(
 ): { update: (p: { done: number; total: number }) => void; done: () => void } {
   let last = 0;
   let drawn = false;
+  let latest: { done: number; total: number } | undefined;
+  let written: { done: number; total: number } | undefined;
   return {
     update: (progress) => {
+      latest = { ...progress };
       const now = Date.now();
       if (tty) {
         if (now - last < 100 && progress.done < progress.total) return;
@@ -32,11 +38,13 @@ export function replayProgressReporter(
         write(`\r\x1b[2K${renderReplayProgress(progress)}`);
       } else if (now - last >= everyMs) {
         last = now;
+        written = latest;
         write(`${renderReplayProgress(progress)}\n`);
       }
     },
     done: () => {
       if (drawn) write('\r\x1b[2K');
+      else if (written && latest && latest.done !== written.done) write(`${renderReplayProgress(latest)}\n`);
     },
   };
 }

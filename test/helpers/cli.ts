@@ -27,16 +27,21 @@ export interface CliResult {
   exitCode: number;
 }
 
+/** This process's environment without the developer's own settings, plus `env`. */
+export function childEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const base: Record<string, string | undefined> = { ...process.env };
+  for (const name of AMBIENT) delete base[name];
+  return { ...base, ...env };
+}
+
 /** Spawns the built binary, as a user would run it. */
 export async function runCli(
   args: string[],
   env: Record<string, string | undefined> = {},
   options: { timeoutMs?: number } = {},
 ): Promise<CliResult> {
-  const base: Record<string, string | undefined> = { ...process.env };
-  for (const name of AMBIENT) delete base[name];
   const result = await execa(process.execPath, [BIN, ...args], {
-    env: { ...base, ...env },
+    env: childEnv(env),
     extendEnv: false,
     reject: false,
     stdin: 'ignore',

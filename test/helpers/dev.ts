@@ -6,7 +6,9 @@ import type { DevSummary } from '../../src/dev/types.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { stackDown } from '../../src/stack/stack.js';
 import { connectClient } from '../../src/db/connect.js';
-import { parseJson, runCli, type CliResult } from './cli.js';
+import { execa } from 'execa';
+import { BIN, childEnv, parseJson, runCli, type CliResult } from './cli.js';
+import { waitFor } from './wait.js';
 
 export interface DevRun extends CliResult {
   summary: DevSummary;
@@ -58,3 +60,91 @@ export async function leftovers(summary: DevSummary): Promise<{ database: boolea
 
 /** The lines a failing run's checks printed, to explain an assertion. */
 export const failedChecks = (summary: DevSummary) => summary.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+
+/** A `dev` run that keeps its pipeline running (--keep, --incident) until stopped. */
+export interface KeptDevRun {
+  summary: DevSummary;
+  /** what the run printed for reaching its pipeline: DATABASE_URL, KAFKA_BROKERS, ... */
+  variables: Record<string, string>;
+  stderr: () => string;
+  /** SIGINT, as Ctrl-C: resolves with the exit code once the run has stopped */
+  stop: () => Promise<number>;
+  /** removes the stack the run started, its database and its topics */
+  remove: () => Promise<void>;
+}
+
+/** Starts `paymentsctl dev --json` with a state directory of its own; resolves once its pipeline is kept running. */
+export async function startKeptDev(args: string[], options: { timeoutMs?: number } = {}): Promise<KeptDevRun> {
+  const { adminUrl, kafkaBrokers } = inject('stack');
+  const stateDir = await mkdtemp(join(tmpdir(), 'paymentsctl-dev-test-'));
+  const child = execa(process.execPath, [BIN, 'dev', '--json', ...args], {
+    env: childEnv({ DATABASE_URL: adminUrl, KAFKA_BROKERS: kafkaBrokers, PAYMENTSCTL_STATE_DIR: stateDir }),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let exited = false;
+  const exit = child.then((result) => {
+    exited = true;
+    return result.exitCode ?? -1;
+  });
+  let summary: DevSummary | undefined;
+  const remove = async () => {
+    if (!exited) child.kill('SIGKILL');
+    await exit;
+    await stackDown({ stateDir }).catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+    if (summary) await dropRunData(summary);
+  };
+  try {
+    await waitFor(
+      'dev to keep its pipeline running',
+      () => {
+        if (exited) throw new Error(`dev exited before keeping its pipeline:\n${stdout}\n${stderr.slice(-6000)}`);
+        return /Ctrl-C stops the roles/.test(stderr);
+      },
+      options.timeoutMs ?? 240_000,
+    );
+    summary = parseJson<DevSummary>(stdout);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  const variables = Object.fromEntries(
+    [...stderr.matchAll(/^([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'(.*)'$/, '$1')]),
+  );
+  return {
+    summary,
+    variables,
+    stderr: () => stderr,
+    stop: async () => {
+      child.kill('SIGINT');
+      return exit;
+    },
+    remove,
+  };
+}
+
+/** Drops a kept run's database and deletes its topics from the shared servers. */
+async function dropRunData(summary: DevSummary): Promise<void> {
+  const { adminUrl, kafkaBrokers } = inject('stack');
+  const client = await connectClient(adminUrl);
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${summary.where.database}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+  const admin = createKafka({ brokers: kafkaBrokers.split(',') }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(summary.where.topicPrefix));
+    if (topics.length) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}

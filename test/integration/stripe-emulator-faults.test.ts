@@ -126,6 +126,31 @@ describe('API faults', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(245);
   });
 
+  it("refuseOrders answers 429 to the listed orders' requests only, until cleared", async () => {
+    const sdk = sdkFor(emulator);
+    emulator.setFaults({ refuseOrders: ['refused-order', 'refused-trip'] });
+    const create = (order: string) =>
+      sdk.paymentIntents.create({ amount: 700, currency: 'usd', metadata: { order_id: order } }, { idempotencyKey: `refuse-${order}` });
+    const refused = await create('refused-order').catch((e: unknown) => e);
+    expect(refused).toMatchObject({ statusCode: 429, code: 'rate_limit' });
+    expect((refused as { headers: Record<string, string> }).headers['stripe-should-retry']).toBe('true');
+    const session = await sdk.checkout.sessions
+      .create({
+        mode: 'payment',
+        success_url: 'https://example.test/ok',
+        line_items: [{ price_data: { currency: 'usd', unit_amount: 900, product_data: { name: 'ride' } }, quantity: 1 }],
+        metadata: { trip_id: 'refused-trip' },
+      })
+      .catch((e: unknown) => e);
+    expect(session).toMatchObject({ statusCode: 429 });
+    expect((await create('served-order')).status).toBe('requires_payment_method');
+    expect(await intentsWithOrder('refused-order')).toEqual([]);
+
+    // Cleared: the same request, same key, goes through (a 429 is never stored).
+    emulator.setFaults({ refuseOrders: [] });
+    expect((await create('refused-order')).metadata.order_id).toBe('refused-order');
+  });
+
   it('faults never apply to /_emulator endpoints', async () => {
     emulator.setFaults({ errorRate: 1, resetRate: 1, timeoutRate: 1 });
     for (let i = 0; i < 5; i++) {

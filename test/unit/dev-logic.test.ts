@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkInvariants, type RunEvidence } from '../../src/dev/invariants.js';
+import { chooseRefusedOrders, describeIncident, incidentCheck, type IncidentEvidence } from '../../src/dev/incident.js';
+import { checkInvariants, ownersOf, type RunEvidence } from '../../src/dev/invariants.js';
 import { planOrders } from '../../src/dev/plan.js';
 import { RestartingCounter, sumSamples } from '../../src/dev/prometheus.js';
 import { checkoutRequestedSchema, orderPlacedSchema } from '../../src/payments/events.js';
@@ -222,6 +223,88 @@ describe('checkInvariants', () => {
       'nothing in a dead-letter topic',
       'the worker consumed everything',
       'roles exited only when killed',
+    ]);
+  });
+});
+
+describe('a staged incident (dev --incident)', () => {
+  const plan = planOrders({ count: 400, declineRate: 0.1, checkoutShare: 0.25, seed: 9, runId: 'r9' });
+  const refused = chooseRefusedOrders(plan, 9);
+  const waiting = plan.find((order) => order.flow === 'checkout' && order.pays)!.aggregateId;
+  const settled = new Map<string, PaymentStatus>(
+    plan
+      .filter((o) => !refused.includes(o.aggregateId) && o.aggregateId !== waiting)
+      .map((o) => [o.aggregateId, o.pays ? 'succeeded' : 'failed']),
+  );
+  settled.set(waiting, 'pending');
+  const staged = (change: Partial<IncidentEvidence> = {}): IncidentEvidence => ({
+    plan,
+    refused,
+    statuses: settled,
+    charges: new Map([[waiting, 1]]),
+    deadLetters: refused.length,
+    droppedDeliveries: 4,
+    ...change,
+  });
+
+  it('refuses paying direct orders only, the same ones for the same seed', () => {
+    expect(refused).toHaveLength(3);
+    expect(new Set(refused).size).toBe(3);
+    for (const id of refused) expect(plan.find((o) => o.aggregateId === id)).toMatchObject({ flow: 'direct', pays: true });
+    expect(chooseRefusedOrders(plan, 9)).toEqual(refused);
+    expect(chooseRefusedOrders(plan, 10)).not.toEqual(refused);
+  });
+
+  it('tells the refused orders from those waiting on a dropped webhook, and holds when that is all', () => {
+    const incident = describeIncident(staged());
+    expect(incident).toMatchObject({ deadLettered: refused, awaitingWebhooks: [waiting], healed: false });
+    expect(incident.heal).toEqual(['paymentsctl replay dlq --execute', 'paymentsctl replay stripe-events --execute', 'paymentsctl status']);
+    expect(incidentCheck(staged(), incident)).toMatchObject({ ok: true });
+  });
+
+  it('fails when the incident is not the one staged', () => {
+    const problem = (change: Partial<IncidentEvidence>) => {
+      const evidence = staged(change);
+      return incidentCheck(evidence, describeIncident(evidence));
+    };
+    expect(problem({ charges: new Map([[refused[0]!, 1]]) }).detail).toContain('charged anyway');
+    expect(problem({ deadLetters: 2 }).detail).toContain('2 messages in the dead-letter topics, 3 expected');
+    expect(problem({ droppedDeliveries: 0 }).detail).toContain('no webhook was dropped');
+    const direct = plan.find((o) => o.flow === 'direct' && !refused.includes(o.aggregateId))!.aggregateId;
+    const statuses = new Map(settled);
+    statuses.delete(direct);
+    expect(problem({ statuses }).detail).toContain(`direct orders left unsettled: ${direct}`);
+  });
+
+  it('keeps its orders and dead letters out of the other checks until it is healed', () => {
+    const orders = plan.map((o) => ({ aggregateId: o.aggregateId, pays: o.pays }));
+    const evidence: RunEvidence = {
+      orders,
+      requested: plan.length,
+      statuses: settled,
+      compensations: new Map(plan.filter((o) => !o.pays).map((o) => [o.aggregateId, 1])),
+      charges: new Map(plan.filter((o) => o.pays && !refused.includes(o.aggregateId)).map((o) => [o.aggregateId, 1])),
+      users: ownersOf(plan),
+      history: new Map(
+        plan
+          .filter((o) => o.pays && !refused.includes(o.aggregateId) && o.aggregateId !== waiting)
+          .map((o) => [o.aggregateId, { charge: [ownersOf(plan).get(o.aggregateId)!], refund: [] }]),
+      ),
+      outboxBacklog: 0,
+      deadLetters: 3,
+      consumerLag: 0,
+      unexpectedExits: 0,
+    };
+    const unsettled = new Set([...refused, waiting]);
+    expect(checkInvariants({ ...evidence, incident: { unsettled, deadLetters: 3 } }).filter((c) => !c.ok)).toEqual([]);
+    expect(
+      checkInvariants(evidence)
+        .filter((c) => !c.ok)
+        .map((c) => c.name),
+    ).toEqual([
+      'every order reached exactly one terminal outcome',
+      'the emulator charged exactly the orders the payments table says succeeded',
+      'nothing in a dead-letter topic',
     ]);
   });
 });

@@ -5,6 +5,7 @@ import { chooseDeadLetterTopics } from '../../src/ops/replay/dlq.js';
 import { SendPacer } from '../../src/ops/replay/rate.js';
 import { ReplayHeaders, priorReplayCount, replayHeaders } from '../../src/ops/replay/replay-headers.js';
 import { groupPlan, matchesSelection, toDeadLetter, type DlqSelection } from '../../src/ops/replay/selection.js';
+import { replayProgressReporter } from '../../src/ui/replay.js';
 import { FailureHeaders, failureHeaders } from '../../src/worker/headers.js';
 
 const P = 'acme.';
@@ -210,5 +211,23 @@ describe('replay rate', () => {
     await pacer.next();
     await pacer.next();
     expect(waits).toEqual([40, 100]);
+  });
+});
+
+describe('replay progress off a terminal', () => {
+  it('writes a line at most every interval, and the final count at the end', () => {
+    const lines: string[] = [];
+    const progress = replayProgressReporter((text) => lines.push(text), false, 60_000);
+    for (let done = 1; done <= 62; done++) progress.update({ done, total: 62 });
+    progress.done();
+    expect(lines.map((line) => /(\d+\/\d+) sent\n$/.exec(line)?.[1])).toEqual(['1/62', '62/62']);
+  });
+
+  it('adds nothing when the last line already showed the end', () => {
+    const lines: string[] = [];
+    const progress = replayProgressReporter((text) => lines.push(text), false, 60_000);
+    progress.update({ done: 1, total: 1 });
+    progress.done();
+    expect(lines).toHaveLength(1);
   });
 });

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { INCIDENT_DEAD_LETTERS, INCIDENT_DROP_RATE } from '../../dev/incident-size.js';
+import type { DevIncident } from '../../dev/types.js';
 
 interface DevFlags {
   orders: string;
@@ -10,6 +12,7 @@ interface DevFlags {
   chaos?: boolean;
   chaosInfra?: boolean;
   keep?: boolean;
+  incident?: boolean;
   seed?: string;
   stallTimeout: string;
 }
@@ -46,11 +49,17 @@ export function devCommand(ctx: () => CliContext): Command {
         'the run then uses a throwaway PostgreSQL cluster of its own, and needs a broker the stack started — never a server it did not start',
     )
     .option('--keep', 'after a passing run, leave the pipeline running (Ctrl-C stops the roles) and keep its database and topics')
+    .option(
+      '--incident',
+      `end the run with an incident for you to heal, as after an outage: Stripe refuses ${INCIDENT_DEAD_LETTERS} orders (429) until their payments are dead-lettered, ` +
+        `${INCIDENT_DROP_RATE * 100}% of webhooks are dropped, and nothing reconciles. The checks confirm the incident is the one staged; the pipeline is kept (implies --keep) ` +
+        'with the commands that heal it (replay dlq, replay stripe-events), and the run says when every check holds again. Exit 0 only if it was healed before Ctrl-C',
+    )
     .option('--seed <n>', 'seed for the order mix and the chaos (default: random, printed in the summary)')
     .option('--stall-timeout <duration>', 'stop waiting when nothing has moved for this long; the checks then show what is missing', '60s')
     .addHelpText(
       'after',
-      '\nExamples:\n  paymentsctl dev --orders 1000\n  paymentsctl dev --orders 2000 --chaos --json | jq .checks\n  paymentsctl dev --orders 2000 --chaos --chaos-infra --json\n\n' +
+      '\nExamples:\n  paymentsctl dev --orders 1000\n  paymentsctl dev --orders 2000 --chaos --json | jq .checks\n  paymentsctl dev --orders 2000 --chaos --chaos-infra --json\n  paymentsctl dev --orders 500 --incident        # then heal it from another shell\n\n' +
         'On a terminal it shows a live view; otherwise it prints a progress line every 2 s (on stderr with --json).',
     )
     .action(async (flags: DevFlags) => {
@@ -60,6 +69,7 @@ export function devCommand(ctx: () => CliContext): Command {
       const { createDevReporter } = await import('../../ui/dev-report.js');
       const { interruptible } = await import('../interrupt.js');
       const report = await createDevReporter({ ...c, tty: Boolean(process.stdout.isTTY) });
+      let incident: DevIncident | undefined;
       try {
         const summary = await interruptible((signal, untilSignalled) =>
           runDev({
@@ -69,14 +79,19 @@ export function devCommand(ctx: () => CliContext): Command {
             signal,
             onStep: report.onStep,
             onSnapshot: report.onSnapshot,
-            onSummary: report.onSummary,
+            onSummary: (summary) => {
+              incident = summary.incident;
+              report.onSummary(summary);
+            },
             holdOpen: async (variables) => {
-              report.keptRunning(variables);
+              report.keptRunning(variables, incident);
               await untilSignalled();
             },
+            onHealed: report.healed,
           }),
         );
-        if (!summary.ok) c.exitCode = ExitCode.failed;
+        if (summary.incident && !summary.incident.healed && summary.ok) report.stoppedUnhealed();
+        if (!summary.ok || (summary.incident && !summary.incident.healed)) c.exitCode = ExitCode.failed;
       } finally {
         report.stop();
       }
@@ -84,6 +99,10 @@ export function devCommand(ctx: () => CliContext): Command {
 }
 
 async function parseFlags(flags: DevFlags) {
+  if (flags.incident && (flags.chaos || flags.chaosInfra))
+    throw new UsageError('--incident cannot be combined with --chaos or --chaos-infra', {
+      hint: '--chaos heals what it breaks by reconciling at the end; --incident leaves it for you to heal — run them separately',
+    });
   const { fraction, positiveInt, durationMs } = await import('../../config.js');
   const { randomSeed } = await import('../../random.js');
   return {
@@ -95,6 +114,7 @@ async function parseFlags(flags: DevFlags) {
     stallTimeoutMs: durationMs(flags.stallTimeout, '--stall-timeout', { min: 1_000 }),
     chaos: Boolean(flags.chaos),
     chaosInfra: Boolean(flags.chaosInfra),
-    keep: Boolean(flags.keep),
+    keep: Boolean(flags.keep) || Boolean(flags.incident),
+    incident: Boolean(flags.incident),
   };
 }

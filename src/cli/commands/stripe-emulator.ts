@@ -45,7 +45,9 @@ Admin endpoints (no API key; JSON or form bodies):
   GET  /_emulator/faults                         the fault settings now
   POST /_emulator/faults                         change some: {"errorRate":0.2,"errorStatus":429,"errorAfterRunRate":0,"latencyMs":50,
                                                  "latencyJitterMs":0,"resetRate":0,"timeoutRate":0,"timeoutMs":0,
-                                                 "rateLimitPerSecond":0,"dropRate":0,"duplicateRate":0,"reorder":false,"reorderWindow":5}
+                                                 "rateLimitPerSecond":0,"dropRate":0,"duplicateRate":0,"reorder":false,"reorderWindow":5,
+                                                 "refuseOrders":[]}  (refuseOrders: answer 429 to every request whose
+                                                 metadata.order_id / trip_id is listed, until cleared)
   GET  /_emulator/charges                        successful charges per Idempotency-Key and per order
                                                  (metadata.order_id / trip_id), totals, and "duplicates"
   GET  /_emulator/requests                       /v1 requests received, refused by the rate limit, the busiest second

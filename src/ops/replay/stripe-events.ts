@@ -188,7 +188,8 @@ export async function replayStripeEvents(options: StripeEventsReplayOptions): Pr
     apiKey: options.stripeApiKey,
     ...(options.stripeApiBase ? { apiBase: options.stripeApiBase } : {}),
   });
-  const pool = createPool(options.databaseUrl, { max: 2, applicationName: 'paymentsctl-replay' });
+  // Pipelined like the receiver's own pool: the receiver's transaction sends its steps without waiting.
+  const pool = createPool(options.databaseUrl, { max: 2, applicationName: 'paymentsctl-replay', pipeline: true });
   try {
     const endpoint = options.resend ? await chooseEndpoint(stripe, options.webhookEndpoint) : undefined;
     const { events, listed } = await listEvents(stripe, window, options.types);
