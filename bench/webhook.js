@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import pg from 'pg';
 import { signPayload } from '../dist/webhook/signature.js';
+import { cpuMeter, per100k } from './_cpu.js';
 import { withBenchStack, machine, percentile } from './_stack.js';
 
 const BIN = fileURLToPath(new URL('../bin/paymentsctl.js', import.meta.url));
@@ -111,14 +112,19 @@ function postOnce(agent, port, body, signature) {
   });
 }
 
-/** `clients` clients, each sending its next request when the previous is answered. */
-async function load(port, seconds, run, clients = CONCURRENCY) {
+/**
+ * `clients` clients, each sending its next request when the previous is answered; with `cpu`
+ * (name → pid), the CPU seconds each of those processes and this one spent per 100k requests.
+ */
+async function load(port, seconds, run, clients = CONCURRENCY, cpu = undefined) {
+  const meter = cpu && cpuMeter(cpu);
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const latencies = [];
   const statuses = new Map();
   let seq = 0;
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
+  meter?.start();
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (performance.now() < deadline) {
@@ -132,9 +138,11 @@ async function load(port, seconds, run, clients = CONCURRENCY) {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpuSeconds = meter?.stop();
   agent.destroy();
   const sorted = latencies.sort((a, b) => a - b);
   return {
+    ...(cpuSeconds ? { cpuSecondsPer100k: per100k(cpuSeconds, sorted.length) } : {}),
     requests: sorted.length,
     ok: [...statuses].filter(([s]) => s >= 200 && s < 300).reduce((n, [, c]) => n + c, 0),
     statuses: Object.fromEntries(statuses),
@@ -206,13 +214,22 @@ async function bareServer() {
   });
 }
 
+function printCpu(label, level) {
+  const figures = Object.entries(level.cpuSecondsPer100k)
+    .map(([name, seconds]) => `${name} ${seconds}`)
+    .join(', ');
+  console.log(
+    `  ${label}: ${level.requestsPerSec} requests/s, p50 ${level.p50Ms} ms, p99 ${level.p99Ms} ms; CPU s per 100k requests: ${figures}`,
+  );
+}
+
 async function stop(child) {
   child.kill('SIGTERM');
   await child;
 }
 
 export async function run() {
-  return withBenchStack(async ({ brokers, newDatabase, kafkaVersion, postgres }) => {
+  return withBenchStack(async ({ brokers, newDatabase, kafkaVersion, postgres, pids }) => {
     const databaseUrl = await newDatabase();
     const serve = await webhookServe(databaseUrl, brokers);
     // Warm-up, not measured: JIT, connection pool, the database's caches.
@@ -220,8 +237,12 @@ export async function run() {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     const before = Number((await pool.query('SELECT count(*) FROM outbox')).rows[0].count);
     const levels = [];
-    for (const [i, clients] of LEVELS.entries())
-      levels.push({ concurrency: clients, ...(await load(serve.port, SECONDS, `m${i}`, clients)) });
+    const processes = { receiver: serve.child.pid, postgres: pids.postgres, kafka: pids.kafka };
+    for (const [i, clients] of LEVELS.entries()) {
+      const level = { concurrency: clients, ...(await load(serve.port, SECONDS, `m${i}`, clients, processes)) };
+      levels.push(level);
+      printCpu(`${clients} clients`, level);
+    }
     await stop(serve.child);
     // Every 2xx is a committed row: the figures count only work that was really done.
     const after = Number((await pool.query('SELECT count(*) FROM outbox')).rows[0].count);
@@ -230,7 +251,8 @@ export async function run() {
 
     const bare = await bareServer();
     await load(bare.port, WARMUP_SECONDS, 'bw');
-    const ceiling = await load(bare.port, SECONDS, 'b');
+    const ceiling = await load(bare.port, SECONDS, 'b', CONCURRENCY, { bare: bare.child.pid });
+    printCpu('bare server', ceiling);
     await stop(bare.child);
 
     return {
@@ -241,7 +263,15 @@ export async function run() {
       bareP99Ms: ceiling.p99Ms,
       ratio: Number((durable.requestsPerSec / ceiling.requestsPerSec).toFixed(2)),
       concurrency: CONCURRENCY,
-      byConcurrency: levels.map(({ concurrency, requestsPerSec, p50Ms, p99Ms }) => ({ concurrency, requestsPerSec, p50Ms, p99Ms })),
+      cpuSecondsPer100kRequests: durable.cpuSecondsPer100k,
+      bareCpuSecondsPer100kRequests: ceiling.cpuSecondsPer100k,
+      byConcurrency: levels.map(({ concurrency, requestsPerSec, p50Ms, p99Ms, cpuSecondsPer100k }) => ({
+        concurrency,
+        requestsPerSec,
+        p50Ms,
+        p99Ms,
+        cpuSecondsPer100k,
+      })),
       requests: levels.reduce((n, level) => n + level.requests, 0),
       answered2xx: levels.reduce((n, level) => n + level.ok, 0),
       statuses: durable.statuses,

@@ -189,6 +189,11 @@ export function renderStripeEventsReport(report: StripeEventsReplayReport): stri
   else {
     lines.push(`${mark.ok()} ${report.replayed} ${report.action === 'resend' ? 'resent' : 'fed through the receiver'}`);
     if (report.failed) lines.push(`${mark.fail()} ${report.failed} could not be replayed (listed above)`);
+    const untouched = candidates.filter((e) => e.outcome === undefined).length;
+    if (report.interrupted)
+      lines.push(
+        `${mark.pending()} interrupted: ${untouched} not ${verb === 'feed' ? 'fed' : 'resent'}; run the same command again to go on`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

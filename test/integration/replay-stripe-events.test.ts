@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import type { StripeEventsReplayReport } from '../../src/ops/replay/stripe-events.js';
+import { replayStripeEvents, type StripeEventsReplayReport } from '../../src/ops/replay/stripe-events.js';
 import { startStripeEmulator, type DeliveryRecord, type RunningEmulator } from '../../src/stripe-emulator/index.js';
 import { createStripeClient } from '../../src/stripe/client.js';
 import { StripeGateway } from '../../src/stripe/gateway.js';
@@ -127,5 +127,34 @@ describe('paymentsctl replay stripe-events', () => {
     await replay([], 3, { STRIPE_API_BASE: 'http://127.0.0.1:1' });
     await replay([], 3, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
     expect(await count(`SELECT count(*) AS n FROM replays`)).toBe(2);
+  });
+  it('Ctrl-C between two events: the run is recorded interrupted (exit 130), and the same command goes on with the rest', async () => {
+    for (const trip of ['trip-d', 'trip-e', 'trip-f']) await paidCheckout(trip);
+    const completedBefore = await count(`SELECT count(*) AS n FROM outbox WHERE topic = 'payments.completed'`);
+    const ctrlC = new AbortController();
+    const stopped = await replayStripeEvents({
+      databaseUrl: db.url,
+      stripeApiKey: 'sk_test_replay_stripe',
+      stripeApiBase: emulator.url,
+      types: ['checkout.session.completed'],
+      resend: false,
+      execute: true,
+      log: createLogger({ level: 'silent' }),
+      signal: ctrlC.signal,
+      onProgress: ({ done }) => {
+        if (done === 1) ctrlC.abort();
+      },
+    });
+    expect(stopped).toMatchObject({ interrupted: true, exitCode: 130, replayed: 1, failed: 0 });
+    expect(stopped.events.filter((e) => e.disposition === 'candidate' && e.outcome === undefined)).toHaveLength(2);
+    const recorded = await pool.query<{ status: string; replayed: number }>('SELECT status, replayed FROM replays WHERE id = $1', [
+      stopped.replayId,
+    ]);
+    expect(recorded.rows[0]).toMatchObject({ status: 'interrupted', replayed: 1 });
+
+    const rest = (await replay(['--type', 'checkout.session.completed', '--execute']))!;
+    expect(rest).toMatchObject({ interrupted: false, exitCode: 0, replayed: 2 });
+    // Each of the three trips completed once: the first run's one, the re-run's two.
+    expect(await count(`SELECT count(*) AS n FROM outbox WHERE topic = 'payments.completed'`)).toBe(completedBefore + 3);
   });
 });

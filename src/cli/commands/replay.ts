@@ -244,22 +244,26 @@ export function replayCommand(ctx: () => CliContext): Command {
     const sinceMs = await timeFlag(flags.since, '--since', now);
     const untilMs = await timeFlag(flags.until, '--until', now);
     const apiBase = stripeApiBase(flags);
+    const { interruptible } = await import('../interrupt.js');
     const progress = replayProgressReporter(c.stderr, !c.json && Boolean(process.stderr.isTTY));
-    const report = await replayStripeEvents({
-      databaseUrl: databaseUrl(flags),
-      stripeApiKey: stripeApiKey(flags),
-      ...(apiBase ? { stripeApiBase: apiBase } : {}),
-      ...(sinceMs !== undefined ? { sinceMs } : {}),
-      ...(untilMs !== undefined ? { untilMs } : {}),
-      types: flags.type,
-      ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
-      resend: Boolean(flags.resend),
-      ...(flags.webhookEndpoint !== undefined ? { webhookEndpoint: flags.webhookEndpoint } : {}),
-      execute: Boolean(flags.execute),
-      log: c.log,
-      now,
-      onProgress: progress.update,
-    }).finally(progress.done);
+    const report = await interruptible((signal) =>
+      replayStripeEvents({
+        databaseUrl: databaseUrl(flags),
+        stripeApiKey: stripeApiKey(flags),
+        ...(apiBase ? { stripeApiBase: apiBase } : {}),
+        ...(sinceMs !== undefined ? { sinceMs } : {}),
+        ...(untilMs !== undefined ? { untilMs } : {}),
+        types: flags.type,
+        ...(flags.limit !== undefined ? { limit: positiveInt(flags.limit, '--limit', { min: 1 }) } : {}),
+        resend: Boolean(flags.resend),
+        ...(flags.webhookEndpoint !== undefined ? { webhookEndpoint: flags.webhookEndpoint } : {}),
+        execute: Boolean(flags.execute),
+        log: c.log,
+        now,
+        signal,
+        onProgress: progress.update,
+      }),
+    ).finally(progress.done);
     c.stdout(c.json ? renderJson(report) : renderStripeEventsReport(report));
     c.exitCode = report.exitCode;
   });

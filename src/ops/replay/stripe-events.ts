@@ -32,6 +32,8 @@ export interface StripeEventsReplayOptions {
   log: Logger;
   now?: number;
   onProgress?: (progress: { done: number; total: number }) => void;
+  /** Ctrl-C: stop before the next event; what was fed stays recorded, and a re-run goes on with the rest */
+  signal?: AbortSignal;
 }
 
 export type StripeEventDisposition =
@@ -64,7 +66,10 @@ export interface StripeEventsReplayReport {
   events: StripeEventEntry[];
   replayed: number;
   failed: number;
-  exitCode: 0 | 1;
+  /** stopped by Ctrl-C before every event was fed (or resent) */
+  interrupted: boolean;
+  /** 0 done · 1 some could not be fed or resent · 130 interrupted */
+  exitCode: 0 | 1 | 130;
 }
 
 interface Window {
@@ -223,6 +228,7 @@ export async function replayStripeEvents(options: StripeEventsReplayOptions): Pr
       events: entries.map((e) => e.entry),
       replayed: 0,
       failed: 0,
+      interrupted: false,
       exitCode: 0,
     };
     const todo = entries.filter((e) => e.entry.disposition === 'candidate');
@@ -239,7 +245,9 @@ export async function replayStripeEvents(options: StripeEventsReplayOptions): Pr
     const replayId = await postgresReachable(options.databaseUrl, () => openReplay(pool, 'stripe-events', selection, todo.length));
     report.replayId = replayId;
     let skipped = 0;
-    for (const [index, { entry, event }] of todo.entries()) {
+    let done = 0;
+    for (const { entry, event } of todo) {
+      if (options.signal?.aborted) break;
       try {
         if (endpoint) {
           await resend(stripe, event.id, endpoint);
@@ -273,12 +281,15 @@ export async function replayStripeEvents(options: StripeEventsReplayOptions): Pr
           [replayId, entry.id, entry.type, entry.created, report.action, entry.outcome, entry.error ?? null],
         ),
       );
-      options.onProgress?.({ done: index + 1, total: todo.length });
+      done++;
+      options.onProgress?.({ done, total: todo.length });
     }
+    report.interrupted = done < todo.length;
+    const status = report.interrupted ? 'interrupted' : 'completed';
     await postgresReachable(options.databaseUrl, () =>
-      closeReplay(pool, replayId, 'completed', { selected: todo.length, replayed: report.replayed, skipped, failed: report.failed }),
+      closeReplay(pool, replayId, status, { selected: todo.length, replayed: report.replayed, skipped, failed: report.failed }),
     );
-    report.exitCode = report.failed ? 1 : 0;
+    report.exitCode = report.interrupted ? 130 : report.failed ? 1 : 0;
     return report;
   } finally {
     await pool.end().catch(() => undefined);
