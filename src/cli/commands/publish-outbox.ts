@@ -28,14 +28,14 @@ export function publishOutboxCommand(ctx: () => CliContext): Command {
     .option('--topic <topic>', 'outbox topic to publish; repeat for several (default: all topics)', collect)
     .option('--all-topics', 'publish every topic that appears in the outbox (the default)');
   addStoreOptions(command, undefined, { topicPrefix: 'prefix added to the Kafka topic name' })
-    .option('--batch-size <n>', 'rows per claim (sent as consecutive requests of at most 900 kB)', '2000')
+    .option('--batch-size <n>', 'rows per claim (sent as consecutive requests of at most 900 kB)', '4000')
     .option('--poll-interval <duration>', 'fallback poll when no NOTIFY arrives', '1s')
     .option('--retain <duration>', 'delete published rows older than this; 0 keeps them', '24h')
     .option('--max-message-bytes <n>', 'rows larger than this are set aside, not sent', '1000000')
     .option(
       '--linger <duration>',
       'while events keep arriving, wait up to this long before a claim so they leave in one request (0: never)',
-      '3ms',
+      '6ms',
     )
     .option('--trace-stages <file>', "append each batch's stage timings (claimed, sent, acknowledged, marked) as JSON lines");
   addSchemaOptions(command);
