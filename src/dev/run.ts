@@ -62,7 +62,7 @@ export interface DevOptions {
   /** the verdict, as soon as it is known (before cleanup, which can take a few seconds) */
   onSummary?: (summary: DevSummary) => void;
   /** with --keep and a passing run: resolves when the person is done with the running pipeline */
-  holdOpen?: (variables: Record<string, string>) => Promise<void>;
+  holdOpen?: (variables: Record<string, string>, incident?: DevIncident) => Promise<void>;
   /** --incident, while the pipeline is kept: every check holds again over every order */
   onHealed?: (checks: InvariantCheck[]) => void;
 }
@@ -282,7 +282,7 @@ class DevRun {
       const watching = new AbortController();
       const healing = summary.incident ? this.watchHealing(summary.incident, watching.signal) : Promise.resolve();
       try {
-        await options.holdOpen(roleVariables(dev));
+        await options.holdOpen(roleVariables(dev), summary.incident);
       } finally {
         watching.abort();
         await healing;
@@ -297,7 +297,7 @@ class DevRun {
       await abortableSleep(HEAL_LOOK_MS, [signal]);
       if (signal.aborted) return;
       try {
-        const { checks } = this.judge(await this.evidence(), { healing: true });
+        const { checks } = this.judge(await this.evidence({ deliveries: false }), { healing: true });
         if (checks.every((c) => c.ok)) {
           incident.healed = true;
           this.options.onHealed?.(checks);
@@ -509,8 +509,8 @@ class DevRun {
     });
   }
 
-  /** What the stores say about the run's orders now. */
-  private async evidence() {
+  /** What the stores say about the run's orders now; the emulator's deliveries only to judge a staged incident. */
+  private async evidence({ deliveries: withDeliveries = Boolean(this.options.incident) } = {}) {
     const { dev } = this;
     const ids = this.plan.map((order) => order.aggregateId);
     const [orders, statuses, compensated, chargeReport, facts, history, deliveries] = await Promise.all([
@@ -520,7 +520,7 @@ class DevRun {
       dev.emulator.charges(),
       this.probe.facts(),
       chargeAndRefundUsers(this.pool, ids),
-      this.options.incident ? dev.emulator.deliveries() : Promise.resolve([]),
+      withDeliveries ? dev.emulator.deliveries() : Promise.resolve([]),
     ]);
     const charges = new Map(ids.filter((id) => (chargeReport.byOrder[id] ?? 0) > 0).map((id) => [id, chargeReport.byOrder[id]!]));
     const droppedDeliveries = deliveries.filter((d) => d.endpoint === dev.webhookEndpointId && d.status === 'dropped').length;

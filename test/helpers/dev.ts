@@ -7,6 +7,8 @@ import { createKafka } from '../../src/kafka/client.js';
 import { stackDown } from '../../src/stack/stack.js';
 import { connectClient } from '../../src/db/connect.js';
 import { execa } from 'execa';
+import type { Admin } from 'kafkajs';
+import type pg from 'pg';
 import { BIN, childEnv, parseJson, runCli, type CliResult } from './cli.js';
 import { waitFor } from './wait.js';
 
@@ -39,23 +41,29 @@ export async function runDevCommand(args: string[], options: { timeoutMs?: numbe
   }
 }
 
-/** What a finished run left on the shared servers: its database and its topics. */
-export async function leftovers(summary: DevSummary): Promise<{ database: boolean; topics: string[] }> {
+/** Runs `work` with a client of the test stack's PostgreSQL server and an admin of its broker. */
+async function onSharedServers<T>(work: (client: pg.Client, admin: Admin) => Promise<T>): Promise<T> {
   const { adminUrl, kafkaBrokers } = inject('stack');
   const client = await connectClient(adminUrl);
-  let database: boolean;
-  try {
-    database = Boolean((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [summary.where.database])).rowCount);
-  } finally {
-    await client.end();
-  }
   const admin = createKafka({ brokers: kafkaBrokers.split(',') }).admin();
-  await admin.connect();
   try {
-    return { database, topics: (await admin.listTopics()).filter((topic) => topic.startsWith(summary.where.topicPrefix)) };
+    await admin.connect();
+    return await work(client, admin);
   } finally {
     await admin.disconnect();
+    await client.end();
   }
+}
+
+const runTopics = async (admin: Admin, summary: DevSummary) =>
+  (await admin.listTopics()).filter((topic) => topic.startsWith(summary.where.topicPrefix));
+
+/** What a finished run left on the shared servers: its database and its topics. */
+export async function leftovers(summary: DevSummary): Promise<{ database: boolean; topics: string[] }> {
+  return onSharedServers(async (client, admin) => ({
+    database: Boolean((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [summary.where.database])).rowCount),
+    topics: await runTopics(admin, summary),
+  }));
 }
 
 /** The lines a failing run's checks printed, to explain an assertion. */
@@ -132,19 +140,9 @@ export async function startKeptDev(args: string[], options: { timeoutMs?: number
 
 /** Drops a kept run's database and deletes its topics from the shared servers. */
 async function dropRunData(summary: DevSummary): Promise<void> {
-  const { adminUrl, kafkaBrokers } = inject('stack');
-  const client = await connectClient(adminUrl);
-  try {
+  await onSharedServers(async (client, admin) => {
     await client.query(`DROP DATABASE IF EXISTS "${summary.where.database}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-  const admin = createKafka({ brokers: kafkaBrokers.split(',') }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(summary.where.topicPrefix));
+    const topics = await runTopics(admin, summary);
     if (topics.length) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }

@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { INCIDENT_DEAD_LETTERS, INCIDENT_DROP_RATE } from '../../dev/incident-size.js';
-import type { DevIncident } from '../../dev/types.js';
 
 interface DevFlags {
   orders: string;
@@ -69,7 +68,6 @@ export function devCommand(ctx: () => CliContext): Command {
       const { createDevReporter } = await import('../../ui/dev-report.js');
       const { interruptible } = await import('../interrupt.js');
       const report = await createDevReporter({ ...c, tty: Boolean(process.stdout.isTTY) });
-      let incident: DevIncident | undefined;
       try {
         const summary = await interruptible((signal, untilSignalled) =>
           runDev({
@@ -79,11 +77,8 @@ export function devCommand(ctx: () => CliContext): Command {
             signal,
             onStep: report.onStep,
             onSnapshot: report.onSnapshot,
-            onSummary: (summary) => {
-              incident = summary.incident;
-              report.onSummary(summary);
-            },
-            holdOpen: async (variables) => {
+            onSummary: report.onSummary,
+            holdOpen: async (variables, incident) => {
               report.keptRunning(variables, incident);
               await untilSignalled();
             },
