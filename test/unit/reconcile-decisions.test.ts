@@ -92,6 +92,27 @@ describe("reconcile decisions: what Stripe's objects add up to", () => {
     ).toMatchObject({ outcome: 'failed', reason: 'checkout_session_async_payment_failed' });
   });
 
+  it("a trip's other session (made under a key whose request failed, its URL never sent) neither holds it pending nor fails it", () => {
+    const trip = (status: PaymentRow['status']) =>
+      row(status, { aggregateId: 't-1', kind: 'checkout_session', paymentIntentId: null, checkoutSessionId: 'cs_2' }, 20 * 60_000);
+    const declined = intent('pi_2', 'requires_payment_method', { lastError: {}, ids: { trip_id: 't-1' } });
+    const orphan = session('cs_1', 'open', 'unpaid', { created: NOW / 1000 - 61 });
+    const recorded = session('cs_2', 'complete', 'unpaid', { paymentIntentId: 'pi_2' });
+    const afterDecline = facts({ aggregateId: 't-1', row: trip('pending'), intents: [declined], sessions: [orphan, recorded] });
+    expect(stripeVerdict(afterDecline)).toMatchObject({ outcome: 'failed', primary: { id: 'cs_2' } });
+    const [stale] = compareAggregate(afterDecline, OPTIONS);
+    expect(stale).toMatchObject({ code: 'stale_pending', fix: { action: 'record_outcome', next: 'failed', object: 'cs_2' } });
+
+    // The recorded session still open: pending, even once the other has expired.
+    const waiting = facts({
+      aggregateId: 't-1',
+      row: trip('pending'),
+      sessions: [{ ...orphan, status: 'expired' }, session('cs_2', 'open', 'unpaid')],
+    });
+    expect(stripeVerdict(waiting)).toMatchObject({ outcome: 'pending', primary: { id: 'cs_2' } });
+    expect(compareAggregate(waiting, OPTIONS)).toEqual([]);
+  });
+
   it('a fully refunded charge makes the payment refunded; the row-named PaymentIntent is the primary one', () => {
     expect(stripeVerdict(facts({ intents: [intent('pi_1', 'succeeded', { refunded: true, amountRefunded: 1000 })] })).outcome).toBe(
       'refunded',

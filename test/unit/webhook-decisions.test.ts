@@ -137,4 +137,17 @@ describe('decideWebhookEvent: what a Stripe event does to the row as it stands',
       'published:payments.failed',
     );
   });
+
+  it("the expiry of a session the trip does not use fails nothing; the end of the trip's own session does", () => {
+    const expired: PaymentChange = { ...paid, next: 'failed', checkoutSessionId: 'cs_0', failure: { reason: 'checkout_session_expired' } };
+    expect(decideWebhookEvent('evt_11', expired, row({}), SOURCE)).toEqual({
+      result: { outcome: 'other_session', aggregateId: 'trip-1', currentStatus: 'pending' },
+    });
+    const own = decideWebhookEvent('evt_12', { ...expired, checkoutSessionId: 'cs_1' }, row({}), SOURCE);
+    expect(own.result.outcome).toBe('published:payments.failed');
+    // A row that names no session yet is failed by the event that names one.
+    expect(decideWebhookEvent('evt_13', expired, row({ checkoutSessionId: null }), SOURCE).result.outcome).toBe(
+      'published:payments.failed',
+    );
+  });
 });

@@ -122,19 +122,18 @@ export function stripeVerdict(facts: AggregateFacts): StripeVerdict {
   const paid = sessions.find((session) => session.paymentStatus === 'paid');
   if (paid) return { outcome: 'succeeded', primary: paid, active: [] };
   if (sessions.length > 0) {
+    // The session the row names is the one the customer was sent to. Another session of the trip
+    // was made under a key whose request failed: nobody has its URL, so it can never be paid,
+    // and its staying open (or expiring) says nothing about the payment.
+    const recordedSession = sessions.find((session) => session.id === facts.row?.checkoutSessionId);
+    if (recordedSession) return sessionVerdict(recordedSession, intents);
     const open = sessions.find((session) => session.status === 'open');
     if (open) return { outcome: 'pending', primary: open };
     const expired = sessions.find((session) => session.status === 'expired');
     if (expired && sessions.every((session) => session.status === 'expired')) {
       return { outcome: 'failed', primary: expired, reason: 'checkout_session_expired' };
     }
-    // Completed but unpaid: a delayed method, final once its PaymentIntent failed.
-    const completed = sessions.find((session) => session.status === 'complete')!;
-    const intent = intents.find((candidate) => candidate.id === completed.paymentIntentId);
-    if (intent && (intent.status === 'canceled' || (intent.status === 'requires_payment_method' && intent.lastError))) {
-      return { outcome: 'failed', primary: completed, reason: 'checkout_session_async_payment_failed' };
-    }
-    return { outcome: 'pending', primary: completed };
+    return sessionVerdict(sessions.find((session) => session.status === 'complete') ?? sessions[sessions.length - 1]!, intents);
   }
   if (intents.length === 0) return { outcome: 'absent' };
   const inCheckout = intents.some((intent) => intent.ids.trip_id !== undefined) || facts.row?.kind === 'checkout_session';
@@ -147,6 +146,17 @@ export function stripeVerdict(facts: AggregateFacts): StripeVerdict {
     };
   }
   return { outcome: 'pending', primary: latest };
+}
+
+/** What one unpaid Checkout Session says: open is pending; expired, or completed with its delayed payment failed, is final. */
+function sessionVerdict(session: SessionFacts, intents: IntentFacts[]): StripeVerdict {
+  if (session.status === 'open') return { outcome: 'pending', primary: session };
+  if (session.status === 'expired') return { outcome: 'failed', primary: session, reason: 'checkout_session_expired' };
+  const intent = intents.find((candidate) => candidate.id === session.paymentIntentId);
+  if (intent && (intent.status === 'canceled' || (intent.status === 'requires_payment_method' && intent.lastError))) {
+    return { outcome: 'failed', primary: session, reason: 'checkout_session_async_payment_failed' };
+  }
+  return { outcome: 'pending', primary: session };
 }
 
 export interface CompareOptions {

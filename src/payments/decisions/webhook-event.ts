@@ -54,7 +54,12 @@ export type WebhookOutcome =
   /** no payments row and no business id in the metadata: not a payment of this pipeline */
   | 'unknown_payment'
   /** a declined attempt inside a Checkout Session: the customer can try again, so nothing is final yet */
-  | 'checkout_attempt_failed';
+  | 'checkout_attempt_failed'
+  /**
+   * the end of a Checkout Session the trip does not use: made under an idempotency key whose
+   * request failed, its URL never reached anyone, and its expiry says nothing about the trip
+   */
+  | 'other_session';
 
 export interface WebhookResult {
   outcome: WebhookOutcome;
@@ -91,6 +96,14 @@ export function decideWebhookEvent(
   // `reconcile --refund-duplicates`) says nothing about the payment the row records.
   if (change.next === 'refunded' && row?.paymentIntentId && change.paymentIntentId && change.paymentIntentId !== row.paymentIntentId) {
     return { result: { outcome: 'stale', aggregateId, currentStatus: row.status } };
+  }
+  if (
+    change.next === 'failed' &&
+    change.checkoutSessionId !== undefined &&
+    row?.checkoutSessionId &&
+    change.checkoutSessionId !== row.checkoutSessionId
+  ) {
+    return { result: { outcome: 'other_session', aggregateId, currentStatus: row.status } };
   }
   if (!canTransition(row?.status, change.next)) {
     const fill = row ? missingStripeIds(row, change) : undefined;
