@@ -19,6 +19,8 @@ import { cpuMeter, per100k } from './_cpu.js';
 const BIN = fileURLToPath(new URL('../bin/paymentsctl.js', import.meta.url));
 const ORDERS = Number(process.env.BENCH_WORKER_ORDERS ?? 20_000);
 const PARTITIONS = 6;
+// e.g. BENCH_WORKER_ARGS='--concurrency 16' to compare worker settings
+const WORKER_ARGS = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? mkdtempSync(join(tmpdir(), 'paymentsctl-worker-profiles-')) : undefined;
 
 /** Starts a role of the binary and resolves once `ready` matches one of its log lines. */
@@ -130,9 +132,14 @@ async function run1(stack, workers) {
   const roles = [];
   for (let i = 0; i < workers; i++)
     roles.push(
-      startRole(['worker', '--metrics-port', '0', '--handlers', 'payments'], env, (e) => e.msg === 'joined consumer group', {
-        profile: `${label}-worker`,
-      }),
+      startRole(
+        ['worker', '--metrics-port', '0', '--handlers', 'payments', ...WORKER_ARGS],
+        env,
+        (e) => e.msg === 'joined consumer group',
+        {
+          profile: `${label}-worker`,
+        },
+      ),
     );
   const workerNames = roles.map((_, i) => `worker${i + 1}`);
   const meter = cpuMeter({
@@ -158,7 +165,7 @@ async function run1(stack, workers) {
   const lastVisible = await Promise.race([watcher.done, timeout]).finally(() => stopTimeout.abort());
   const cpu = meter.stop();
   const seconds = (lastVisible - firstConsume) / 1000;
-  const { handlerMs, handled, duplicates, rebalances } = await workerStats(roles);
+  const { handlerMs, handled, duplicates, rebalances, messagesPerTransaction } = await workerStats(roles);
 
   await watcher.stop();
   for (const role of [...roles, publisher, emulator]) {
@@ -173,6 +180,7 @@ async function run1(stack, workers) {
     paymentsPerSec: Math.round(ORDERS / seconds),
     seconds: Number(seconds.toFixed(1)),
     handlerMs,
+    messagesPerTransaction,
     handled,
     duplicates,
     rebalances,
@@ -187,7 +195,9 @@ function printCpu(label, run) {
     .map(([name, s]) => `${name} ${s}`)
     .join(', ');
   console.log(`  CPU s per 100k payments (${label}): ${figures}; ${run.cpuBusy} cores busy`);
-  console.log(`  messages handled ${run.handled} (${run.duplicates} duplicates), ${run.rebalances} rebalances`);
+  console.log(
+    `  messages handled ${run.handled} (${run.duplicates} duplicates), ${run.messagesPerTransaction} per transaction, ${run.rebalances} rebalances`,
+  );
 }
 
 /**
@@ -201,6 +211,8 @@ async function workerStats(roles) {
   let handled = 0;
   let duplicates = 0;
   let rebalances = 0;
+  let batchSum = 0;
+  let batches = 0;
   for (const role of roles) {
     const lines = role.output().split('\n');
     rebalances += lines.filter((l) => l.includes('"consumer group rebalancing"')).length;
@@ -213,13 +225,21 @@ async function workerStats(roles) {
         .map((l) => ({ line: l, value: Number(l.split(' ').pop()) }));
     const total = (name) => samples(name).reduce((n, s) => n + s.value, 0);
     sum += total('paymentsctl_worker_handler_duration_seconds_sum');
+    batchSum += total('paymentsctl_worker_commit_batch_messages_sum');
+    batches += total('paymentsctl_worker_commit_batch_messages_count');
     count += total('paymentsctl_worker_handler_duration_seconds_count');
     handled += total('paymentsctl_worker_messages_processed_total');
     duplicates += samples('paymentsctl_worker_messages_processed_total')
       .filter((s) => s.line.includes('result="duplicate"'))
       .reduce((n, s) => n + s.value, 0);
   }
-  return { handlerMs: count ? Number(((sum / count) * 1000).toFixed(1)) : null, handled, duplicates, rebalances };
+  return {
+    handlerMs: count ? Number(((sum / count) * 1000).toFixed(1)) : null,
+    handled,
+    duplicates,
+    rebalances,
+    messagesPerTransaction: batches ? Number((batchSum / batches).toFixed(1)) : null,
+  };
 }
 
 export async function run() {
@@ -231,6 +251,7 @@ export async function run() {
       paymentsPerSec: null,
       seconds: null,
       handlerMs: null,
+      messagesPerTransaction: null,
       handled: null,
       duplicates: null,
       rebalances: null,
@@ -257,6 +278,8 @@ export async function run() {
       seconds3: three.seconds,
       handlerMs1: one.handlerMs,
       handlerMs3: three.handlerMs,
+      messagesPerTransaction1: one.messagesPerTransaction,
+      messagesPerTransaction3: three.messagesPerTransaction,
       cpuSecondsPer100k1: one.cpuSecondsPer100k,
       cpuSecondsPer100k3: three.cpuSecondsPer100k,
       cpuBusy1: one.cpuBusy,

@@ -13,6 +13,8 @@ export interface GroupCommitOptions<T, R> {
    * the others wait, in order, for a later one. Default: none.
    */
   keysOf?: (item: T) => readonly string[];
+  /** told the size of every batch as it starts (a metric) */
+  onBatch?: (size: number) => void;
 }
 
 interface Pending<T, R> {
@@ -44,6 +46,7 @@ export class GroupCommit<T, R> {
   private pump(): void {
     while (this.running < this.options.maxConcurrent && this.queue.length > 0) {
       const batch = this.take();
+      this.options.onBatch?.(batch.length);
       this.running++;
       void this.run(batch).finally(() => {
         this.running--;

@@ -36,6 +36,12 @@ export function createWorkerMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    commitBatchSize: new Histogram({
+      name: 'paymentsctl_worker_commit_batch_messages',
+      help: 'Messages committed together in one transaction (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 500],
+      registers,
+    }),
     lag: new Gauge({
       name: 'paymentsctl_worker_consumer_lag',
       help: 'Messages behind the end of each assigned partition, as of its last fetched batch',

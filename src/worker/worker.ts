@@ -79,6 +79,7 @@ export class PaymentsWorker {
         options.retryDelaysMs.forEach((_, index) => route(retryTopic(mainTopic, index + 1), { handler, mainTopic, level: index + 1 }));
       }
     }
+    const metrics = createWorkerMetrics(options.registry);
     this.consumer = new WorkerConsumer({
       kafka: createKafka({ brokers: options.brokers, clientId: 'paymentsctl-worker', log: options.log, security: options.kafkaSecurity }),
       groupId: options.groupId,
@@ -87,9 +88,9 @@ export class PaymentsWorker {
       concurrency: options.concurrency,
       sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
       pool: this.pool,
-      committer: new InboxCommitter(this.pool),
+      committer: new InboxCommitter(this.pool, { onBatch: (size) => metrics.commitBatchSize.observe(size) }),
       log: options.log,
-      metrics: createWorkerMetrics(options.registry),
+      metrics,
     });
   }
 

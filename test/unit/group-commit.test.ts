@@ -17,7 +17,8 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 describe('GroupCommit', () => {
   it('commits at once when idle, and queues what arrives meanwhile into the next batch', async () => {
     const { batches, commit, ok } = controlledCommit<string>();
-    const group = new GroupCommit({ maxBatch: 10, maxConcurrent: 1, commit });
+    const sizes: number[] = [];
+    const group = new GroupCommit({ maxBatch: 10, maxConcurrent: 1, commit, onBatch: (size) => sizes.push(size) });
     const first = group.submit('a');
     const rest = ['b', 'c', 'd'].map((item) => group.submit(item));
     expect(batches.map((b) => b.items)).toEqual([['a']]);
@@ -27,6 +28,7 @@ describe('GroupCommit', () => {
     expect(batches.map((b) => b.items)).toEqual([['a'], ['b', 'c', 'd']]);
     batches[1]!.finish(ok(batches[1]!.items));
     expect(await Promise.all(rest)).toEqual(['b', 'c', 'd']);
+    expect(sizes).toEqual([1, 3]);
   });
 
   it('runs at most maxConcurrent batches of at most maxBatch items', async () => {
