@@ -5,6 +5,7 @@ import { ExitCode, exitCodeFor } from '../errors.js';
 import { createLogger, LOG_LEVELS, setLogger, type LogLevel } from '../log.js';
 import { packageRoot } from '../stack/paths.js';
 import type { CliContext } from './context.js';
+import { reflowParagraphs, wrapHelpText } from './help-text.js';
 import { globalsOf } from './context.js';
 import { stackCommand } from './commands/stack.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -40,6 +41,10 @@ export function buildProgram(context: () => CliContext, io: Required<MainIo>): C
     .addOption(new Option('--log-level <level>', 'log verbosity (logs go to stderr)').choices(LOG_LEVELS).env('LOG_LEVEL').default('info'))
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureHelp({
+      commandDescription: (cmd) => reflowParagraphs(cmd.description()),
+      boxWrap: (text, width) => wrapHelpText(text, width),
+    })
     .exitOverride()
     .addHelpText(
       'after',
