@@ -15,10 +15,18 @@ export interface GroupCommitOptions<T, R> {
   keysOf?: (item: T) => readonly string[];
   /** told the size of every batch as it starts (a metric) */
   onBatch?: (size: number) => void;
+  /**
+   * Waits for company: a batch starts once `items` are queued, once `coming()` says no other item
+   * is on its way, or once the oldest has waited `maxMs`. Default: none — every batch starts as
+   * soon as a transaction is free.
+   */
+  linger?: { items: number; maxMs: number; coming: () => number };
 }
 
 interface Pending<T, R> {
   item: T;
+  /** performance.now() when submitted */
+  at: number;
   resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
@@ -28,23 +36,27 @@ interface Pending<T, R> {
  * one transaction, each answered only after that transaction commits. A transaction's cost is its
  * round trips and its commit far more than its rows, so under load this multiplies throughput.
  * Batches form by themselves: while `maxConcurrent` batches run, new items queue for the next
- * one; when idle every item is its own batch at once (no timer ever holds one back).
+ * one; when idle every item is its own batch at once — unless `linger` asks a batch to wait a
+ * few milliseconds for items known to be on their way.
  */
 export class GroupCommit<T, R> {
   private queue: Pending<T, R>[] = [];
   private running = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: GroupCommitOptions<T, R>) {}
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, at: performance.now(), resolve, reject });
       this.pump();
     });
   }
 
-  private pump(): void {
+  /** Looks again whether a batch can start (call when `linger.coming()` fell). */
+  pump(): void {
     while (this.running < this.options.maxConcurrent && this.queue.length > 0) {
+      if (this.lingering()) return;
       const batch = this.take();
       this.options.onBatch?.(batch.length);
       this.running++;
@@ -53,6 +65,19 @@ export class GroupCommit<T, R> {
         this.pump();
       });
     }
+  }
+
+  /** Whether the queue waits for more items; if so, a timer pumps again once the oldest has waited long enough. */
+  private lingering(): boolean {
+    const linger = this.options.linger;
+    if (!linger || this.queue.length >= linger.items || linger.coming() === 0) return false;
+    const waitMs = linger.maxMs - (performance.now() - this.queue[0]!.at);
+    if (waitMs <= 0) return false;
+    this.lingerTimer ??= setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.pump();
+    }, Math.ceil(waitMs));
+    return true;
   }
 
   /** The oldest items, at most `maxBatch` and one per key; the rest stay queued in order. */

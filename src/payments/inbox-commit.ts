@@ -27,6 +27,10 @@ export interface InboxCommitOptions {
   maxConcurrent?: number;
   /** told the size of every transaction's batch as it starts (a metric) */
   onBatch?: (size: number) => void;
+  /** a transaction waits for this many messages (default 16) while others are still being prepared ... */
+  lingerItems?: number;
+  /** ... but at most this long (default 20 ms); 0 never waits */
+  lingerMs?: number;
 }
 
 /**
@@ -37,6 +41,8 @@ export interface InboxCommitOptions {
  */
 export class InboxCommitter {
   private readonly group: GroupCommit<Item, InboxResult<Committed>>;
+  /** messages whose decision is being prepared (their Stripe call under way): the company a transaction may wait for */
+  private preparing = 0;
 
   constructor(pool: pg.Pool, options: InboxCommitOptions = {}) {
     this.group = new GroupCommit({
@@ -46,9 +52,29 @@ export class InboxCommitter {
       // spent more CPU (bench/worker, alternating runs: about 15% less in total with one).
       maxConcurrent: options.maxConcurrent ?? 1,
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      // Messages still in their Stripe call finish within milliseconds of each other under load:
+      // waiting for them makes one transaction of what would be several (three workers at 1,000
+      // payments/s committed 6 a transaction without it, 15 with it). With nothing else under
+      // way a message commits at once, so a quiet worker adds no latency.
+      linger: { items: options.lingerItems ?? 16, maxMs: options.lingerMs ?? 20, coming: () => this.preparing },
       // Raced by another transaction, or the database failed: every message of the batch starts over.
       commit: (batch) => withTransactionClient(pool, (client) => inTransaction(client, batch)),
     });
+  }
+
+  /**
+   * Marks a message as on its way to `submit` (its Stripe call under way); call the function it
+   * returns when it gets there, or gives up.
+   */
+  beginPreparing(): () => void {
+    this.preparing++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.preparing--;
+      this.group.pump();
+    };
   }
 
   /**

@@ -346,9 +346,19 @@ export class WorkerConsumer {
 
   /** The handler's work, then its decision committed once with the inbox row: the result, or 'duplicate'. */
   private async apply(handler: TopicHandler, item: Parsed, known: PaymentRow | undefined): Promise<string> {
-    const decide = await handler.prepare(item.data, item.message, known);
+    const arrived = this.options.committer.beginPreparing();
+    let decide;
+    try {
+      decide = await handler.prepare(item.data, item.message, known);
+    } catch (error) {
+      arrived();
+      throw error;
+    }
     const inbox = { consumer: handler.consumer, messageId: item.message.messageId };
-    const committed = await this.options.committer.submit(inbox, item.aggregateId!, decide);
+    // Queued first, then no longer on its way: a transaction waiting for it starts with it.
+    const submitted = this.options.committer.submit(inbox, item.aggregateId!, decide);
+    arrived();
+    const committed = await submitted;
     if (committed.duplicate) return 'duplicate';
     if (committed.value.skipped) {
       this.options.log.warn(

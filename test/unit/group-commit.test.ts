@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GroupCommit } from '../../src/db/group-commit.js';
 
 /** A commit function whose batches finish only when the test says so. */
@@ -91,5 +91,47 @@ describe('GroupCommit', () => {
     expect(batches[3]!.items).toEqual(['one', 'two']);
     batches[3]!.fail(new Error('connection lost'));
     for (const outcome of both) await expect(outcome).rejects.toThrow('connection lost');
+  });
+
+  describe('linger', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('waits for company while more items are on their way, up to `items`', async () => {
+      const { batches, commit } = controlledCommit<string>();
+      const group = new GroupCommit({ maxBatch: 10, maxConcurrent: 1, commit, linger: { items: 3, maxMs: 20, coming: () => 2 } });
+      void group.submit('a');
+      void group.submit('b');
+      expect(batches).toHaveLength(0);
+      void group.submit('c');
+      expect(batches.map((b) => b.items)).toEqual([['a', 'b', 'c']]);
+    });
+
+    it('starts with what it has once the oldest has waited maxMs', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+      const { batches, commit } = controlledCommit<string>();
+      const group = new GroupCommit({ maxBatch: 10, maxConcurrent: 1, commit, linger: { items: 10, maxMs: 20, coming: () => 5 } });
+      void group.submit('a');
+      vi.advanceTimersByTime(19);
+      expect(batches).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      expect(batches.map((b) => b.items)).toEqual([['a']]);
+    });
+
+    it('never waits when nothing else is on its way, and starts once the last one on its way gave up', async () => {
+      const { batches, commit } = controlledCommit<string>();
+      let coming = 0;
+      const group = new GroupCommit({ maxBatch: 10, maxConcurrent: 1, commit, linger: { items: 10, maxMs: 1_000, coming: () => coming } });
+      void group.submit('alone');
+      expect(batches.map((b) => b.items)).toEqual([['alone']]);
+      batches[0]!.finish([{ status: 'fulfilled', value: 'alone' }]);
+      await settle();
+      coming = 1;
+      void group.submit('b');
+      await settle();
+      expect(batches).toHaveLength(1);
+      coming = 0;
+      group.pump();
+      expect(batches.map((b) => b.items)).toEqual([['alone'], ['b']]);
+    });
   });
 });
