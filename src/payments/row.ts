@@ -44,6 +44,21 @@ export class ConcurrentPaymentWriteError extends Error {
   }
 }
 
+/**
+ * A new payments row names a PaymentIntent or Checkout Session that another order or trip's row
+ * already records: no retry can make both true (bad data, or a bug), so the step is refused.
+ */
+export class PaymentIdentityConflictError extends Error {
+  constructor(
+    readonly aggregateId: string,
+    readonly stripeId: string,
+    readonly heldBy: string,
+  ) {
+    super(`payments row ${aggregateId} cannot be created: ${stripeId} is already recorded for ${heldBy}`);
+    this.name = 'PaymentIdentityConflictError';
+  }
+}
+
 /** A write applied to a row as `writePayments` applies it: ids and amounts given replace, others stay. */
 export function applyWrite(current: PaymentRow | undefined, write: PaymentWrite): PaymentRow {
   return {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ConcurrentPaymentWriteError, type PaymentKind, type PaymentRow, type PaymentWrite } from './row.js';
+import { ConcurrentPaymentWriteError, PaymentIdentityConflictError, type PaymentKind, type PaymentRow, type PaymentWrite } from './row.js';
 import type { PaymentStatus } from './status.js';
 
 /** The payments rows and the inbox in SQL. What a row becomes is decided elsewhere (decisions/); this reads and writes it. */
@@ -66,6 +66,11 @@ export async function findPaymentByIntent(
   return rows[0] ? fromDb(rows[0]) : undefined;
 }
 
+// No conflict target on purpose: a row another transaction creates at the same moment (the
+// receiver recording a webhook before the worker commits) collides on its Stripe ids as well as
+// on aggregate_id, and with `ON CONFLICT (aggregate_id)` PostgreSQL then raises a unique
+// violation of the other index instead of doing nothing — about one such race in two hundred,
+// and the worker took it for bad data and dead-lettered its whole batch.
 const INSERT = `
   INSERT INTO payments (aggregate_id, kind, status, amount, currency, idempotency_key, stripe_payment_intent_id,
     stripe_checkout_session_id, stripe_refund_id, failure_code, failure_message, metadata)
@@ -73,8 +78,12 @@ const INSERT = `
     v.refund, v.failure_code, v.failure_message, v.metadata::jsonb
   FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
     AS v(aggregate_id, kind, status, amount, currency, idempotency_key, payment_intent, checkout_session, refund, failure_code, failure_message, metadata)
-  ON CONFLICT (aggregate_id) DO NOTHING
+  ON CONFLICT DO NOTHING
   RETURNING aggregate_id`;
+
+const HOLDERS = `
+  SELECT aggregate_id, stripe_payment_intent_id, stripe_checkout_session_id FROM payments
+  WHERE aggregate_id = ANY($1::text[]) OR stripe_payment_intent_id = ANY($2::text[]) OR stripe_checkout_session_id = ANY($3::text[])`;
 
 const UPDATE = `
   UPDATE payments AS p SET
@@ -113,7 +122,8 @@ function columns(writes: readonly PaymentWrite[]): unknown[] {
  * statement costs the database a reply of its own. An update keeps what a write leaves undefined,
  * overwrites the failure fields and merges metadata (as applyWrite does). Creating a row someone
  * else created meanwhile throws ConcurrentPaymentWriteError naming it: the caller's transaction
- * must be rolled back and retried. Each aggregate at most once per call. The statements are sent
+ * must be rolled back and retried. Creating a row whose PaymentIntent or Checkout Session another
+ * row records throws PaymentIdentityConflictError. Each aggregate at most once per call. The statements are sent
  * before the first await, so a caller batching a pipelined connection's writes into one send gets
  * them in it.
  */
@@ -125,12 +135,41 @@ export function writePayments(db: Db, writes: readonly { write: PaymentWrite; ex
   }
   const inserting = created.length ? db.query<{ aggregate_id: string }>(INSERT, columns(created)) : undefined;
   const updating = updated.length ? db.query(UPDATE, columns(updated)) : undefined;
-  return Promise.all([inserting, updating]).then(([inserted]) => {
-    if (inserted && inserted.rows.length !== created.length) {
-      const done = new Set(inserted.rows.map((row) => row.aggregate_id));
-      throw new ConcurrentPaymentWriteError(created.find((w) => !done.has(w.aggregateId))!.aggregateId);
-    }
+  return Promise.all([inserting, updating]).then(async ([inserted]) => {
+    if (!inserted || inserted.rows.length === created.length) return;
+    const done = new Set(inserted.rows.map((row) => row.aggregate_id));
+    await refuseSkippedCreates(
+      db,
+      created.filter((w) => !done.has(w.aggregateId)),
+    );
   });
+}
+
+/**
+ * Why rows were not created, as an error: one of them exists now (another transaction created it:
+ * run the step again), or else their Stripe ids are recorded for other orders or trips.
+ */
+async function refuseSkippedCreates(db: Db, skipped: readonly PaymentWrite[]): Promise<never> {
+  const ids = (pick: (w: PaymentWrite) => string | undefined) => skipped.map(pick).filter((id): id is string => id !== undefined);
+  const { rows } = await db.query<{
+    aggregate_id: string;
+    stripe_payment_intent_id: string | null;
+    stripe_checkout_session_id: string | null;
+  }>(HOLDERS, [skipped.map((w) => w.aggregateId), ids((w) => w.paymentIntentId), ids((w) => w.checkoutSessionId)]);
+  const existing = rows.find((row) => skipped.some((w) => w.aggregateId === row.aggregate_id));
+  if (existing) throw new ConcurrentPaymentWriteError(existing.aggregate_id);
+  for (const write of skipped) {
+    const holder = rows.find(
+      (row) =>
+        (write.paymentIntentId !== undefined && row.stripe_payment_intent_id === write.paymentIntentId) ||
+        (write.checkoutSessionId !== undefined && row.stripe_checkout_session_id === write.checkoutSessionId),
+    );
+    if (!holder) continue;
+    const stripeId = holder.stripe_payment_intent_id === write.paymentIntentId ? write.paymentIntentId! : write.checkoutSessionId!;
+    throw new PaymentIdentityConflictError(write.aggregateId, stripeId, holder.aggregate_id);
+  }
+  // The colliding row went away between the two statements: it was created and rolled back; try again.
+  throw new ConcurrentPaymentWriteError(skipped[0]!.aggregateId);
 }
 
 /** Inbox: which of these message ids this consumer has already applied. */

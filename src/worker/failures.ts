@@ -1,5 +1,5 @@
 import { StripeGatewayError } from '../stripe/errors.js';
-import { ConcurrentPaymentWriteError } from '../payments/row.js';
+import { ConcurrentPaymentWriteError, PaymentIdentityConflictError } from '../payments/row.js';
 import { isDatabaseUnavailable, isSqlState } from '../db/unavailable.js';
 
 /**
@@ -33,6 +33,7 @@ const INFRASTRUCTURE_SQLSTATES = new Set(['40001', '40P01', '55P03', '25006']);
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof InvalidMessageError || error instanceof PermanentFailure) return 'permanent';
+  if (error instanceof PaymentIdentityConflictError) return 'permanent';
   if (error instanceof ConcurrentPaymentWriteError) return 'infrastructure';
   if (error instanceof StripeGatewayError) {
     if (error.kind === 'retryable') return 'transient';

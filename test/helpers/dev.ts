@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -14,6 +14,24 @@ import { waitFor } from './wait.js';
 
 export interface DevRun extends CliResult {
   summary: DevSummary;
+  /** a failing run's error log lines from its roles (dead letters included), read before its state directory goes */
+  roleErrors: string;
+}
+
+/** What explains a failing run: its roles' error lines, then the end of what it printed. */
+export const whyItFailed = (run: DevRun, tail = 6000) => `${run.roleErrors}\n${run.stderr.slice(-tail)}`;
+
+/** The error lines (level 50) of every role log in `logDir`, the newest last, at most `limit` of them. */
+async function roleErrorLines(logDir: string, limit = 40): Promise<string> {
+  const files = (await readdir(logDir).catch(() => [] as string[])).filter((name) => name.endsWith('.log'));
+  const lines: string[] = [];
+  for (const name of files) {
+    const text = await readFile(join(logDir, name), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) if (line.includes('"level":50')) lines.push(`${name}: ${line.slice(0, 800)}`);
+  }
+  return lines.length
+    ? `role errors (${lines.length}, last ${Math.min(limit, lines.length)}):\n${lines.slice(-limit).join('\n')}`
+    : 'no role logged an error';
 }
 
 /**
@@ -33,7 +51,9 @@ export async function runDevCommand(args: string[], options: { timeoutMs?: numbe
     // An error document (or nothing) instead of a summary: show what the run said.
     if (!summary?.checks)
       throw new Error(`dev printed no summary (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr.slice(-6000)}`);
-    return { ...result, summary: summary as DevSummary };
+    const failed = summary.checks.some((c) => !c.ok) || result.exitCode !== 0;
+    const roleErrors = failed && summary.where?.logDir ? await roleErrorLines(summary.where.logDir) : '';
+    return { ...result, summary: summary as DevSummary, roleErrors };
   } finally {
     // Whatever the run left behind (it should leave nothing) goes with the test.
     await stackDown({ stateDir }).catch(() => undefined);
