@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { abortableSleep } from '../backoff.js';
 import { createPool, databaseName } from '../db/connect.js';
@@ -23,6 +24,7 @@ import { PipelineProbe, type PipelineFacts } from './probe.js';
 import { RestartingCounter, sumSamples } from './prometheus.js';
 import { RoleStartError, SupervisedRole } from './roles.js';
 import { committedOrders, createShopTable, placeOrders } from './shop.js';
+import { stopPostgresCommand, type ManagedPostgres } from '../stack/postgres.js';
 import { chooseRefusedOrders, describeIncident, incidentCheck, incidentFaults } from './incident.js';
 import type {
   DevIncident,
@@ -606,7 +608,18 @@ class DevRun {
       ...(this.reconciliation ? { reconciliation: this.reconciliation } : {}),
       ...(incident ? { incident } : {}),
       checks,
-      where: { database: `paymentsctl_dev_${dev.runId}`, topicPrefix: dev.topicPrefix, logDir: dev.runDir, kept: !ok || options.keep },
+      where: {
+        database: `paymentsctl_dev_${dev.runId}`,
+        topicPrefix: dev.topicPrefix,
+        logDir: dev.runDir,
+        kept: !ok || options.keep,
+        ...(dev.ownPostgres && (!ok || options.keep) ? { postgresCluster: clusterWhere(dev.ownPostgres.current) } : {}),
+      },
     };
   }
+}
+
+/** A kept run's own PostgreSQL cluster: it keeps running for the kept database, and nothing else stops it. */
+function clusterWhere(cluster: ManagedPostgres): { port: number; dataDir: string; stopCommand: string } {
+  return { port: cluster.port, dataDir: join(cluster.dir, 'data'), stopCommand: stopPostgresCommand(cluster) };
 }

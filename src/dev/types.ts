@@ -136,5 +136,12 @@ export interface DevSummary {
   incident?: DevIncident;
   checks: InvariantCheck[];
   /** where the run's database, topics and role logs are (kept with --keep or when a check failed) */
-  where: { database: string; topicPrefix: string; logDir: string; kept: boolean };
+  where: {
+    database: string;
+    topicPrefix: string;
+    logDir: string;
+    kept: boolean;
+    /** --chaos-infra, kept: the run's own PostgreSQL cluster, left running for the kept database, and what stops it */
+    postgresCluster?: { port: number; dataDir: string; stopCommand: string };
+  };
 }

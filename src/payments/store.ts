@@ -123,9 +123,9 @@ function columns(writes: readonly PaymentWrite[]): unknown[] {
  * overwrites the failure fields and merges metadata (as applyWrite does). Creating a row someone
  * else created meanwhile throws ConcurrentPaymentWriteError naming it: the caller's transaction
  * must be rolled back and retried. Creating a row whose PaymentIntent or Checkout Session another
- * row records throws PaymentIdentityConflictError. Each aggregate at most once per call. The statements are sent
- * before the first await, so a caller batching a pipelined connection's writes into one send gets
- * them in it.
+ * row records throws PaymentIdentityConflictError. Each aggregate at most once per call. The
+ * statements are sent before the first await, so a caller batching a pipelined connection's writes
+ * into one send gets them in it.
  */
 export function writePayments(db: Db, writes: readonly { write: PaymentWrite; existed: boolean }[]): Promise<void> {
   const created = writes.filter((w) => !w.existed).map((w) => w.write);
@@ -138,10 +138,8 @@ export function writePayments(db: Db, writes: readonly { write: PaymentWrite; ex
   return Promise.all([inserting, updating]).then(async ([inserted]) => {
     if (!inserted || inserted.rows.length === created.length) return;
     const done = new Set(inserted.rows.map((row) => row.aggregate_id));
-    await refuseSkippedCreates(
-      db,
-      created.filter((w) => !done.has(w.aggregateId)),
-    );
+    const skipped = created.filter((w) => !done.has(w.aggregateId));
+    await refuseSkippedCreates(db, skipped);
   });
 }
 
@@ -168,7 +166,7 @@ async function refuseSkippedCreates(db: Db, skipped: readonly PaymentWrite[]): P
     const stripeId = holder.stripe_payment_intent_id === write.paymentIntentId ? write.paymentIntentId! : write.checkoutSessionId!;
     throw new PaymentIdentityConflictError(write.aggregateId, stripeId, holder.aggregate_id);
   }
-  // The colliding row went away between the two statements: it was created and rolled back; try again.
+  // The colliding row is gone again (deleted since): nothing stands in the way of another try.
   throw new ConcurrentPaymentWriteError(skipped[0]!.aggregateId);
 }
 

@@ -207,6 +207,12 @@ export async function resumePostgres(cluster: ManagedPostgres): Promise<ManagedP
   return { ...cluster, pid };
 }
 
+/** The shell command that does what stopPostgres does, for a person: stop the cluster, remove its directory. */
+export function stopPostgresCommand(cluster: ManagedPostgres): string {
+  const pgCtl = `${join(cluster.binDir, 'pg_ctl')} -D ${join(cluster.dir, 'data')} -m fast stop`;
+  return `${cluster.runAs ? `su ${cluster.runAs.user} -c '${pgCtl}'` : pgCtl} && rm -rf ${cluster.dir}`;
+}
+
 export async function stopPostgres(cluster: ManagedPostgres, options: { log?: Logger } = {}): Promise<void> {
   const as = cluster.runAs ? { uid: cluster.runAs.uid, gid: cluster.runAs.gid } : {};
   if (isProcessAlive(cluster.pid)) {

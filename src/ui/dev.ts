@@ -109,6 +109,12 @@ function whereLines(where: DevSummary['where']): string[] {
     row('database', redact(where.database)),
     row('topic prefix', where.topicPrefix),
     row('logs', where.logDir),
+    ...(where.postgresCluster
+      ? [
+          row('postgres', `the run's own cluster, port ${where.postgresCluster.port}, data ${where.postgresCluster.dataDir}`),
+          row('', `left running; \`stack down\` does not stop it: ${where.postgresCluster.stopCommand}`),
+        ]
+      : []),
     row('run data', 'kept'),
   ];
 }

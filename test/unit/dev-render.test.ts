@@ -140,6 +140,19 @@ describe('renderDevSummary', () => {
     expect(text).toContain('127.0.0.1:5432/paymentsctl_dev_r7f3a');
   });
 
+  it('a kept --chaos-infra run: where its own PostgreSQL cluster runs, and the command that stops it', () => {
+    const stopCommand = "su postgres -c '/usr/lib/postgresql/15/bin/pg_ctl -D /tmp/pg-x/data -m fast stop' && rm -rf /tmp/pg-x";
+    const text = plain(
+      renderDevSummary({
+        ...failing,
+        where: { ...failing.where, postgresCluster: { port: 41234, dataDir: '/tmp/pg-x/data', stopCommand } },
+      }),
+    );
+    expect(text).toMatch(/^postgres\s+the run's own cluster, port 41234, data \/tmp\/pg-x\/data$/m);
+    expect(text).toContain(`left running; \`stack down\` does not stop it: ${stopCommand}`);
+    expect(plain(renderDevSummary(failing))).not.toContain("the run's own cluster");
+  });
+
   it('a chaos run: kills in total and per role, and unexpected exits', () => {
     const text = plain(renderDevSummary(chaotic));
     expect(text.split('\n')[0]).toContain('chaos');
