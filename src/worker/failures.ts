@@ -32,8 +32,9 @@ export class PermanentFailure extends Error {
 const INFRASTRUCTURE_SQLSTATES = new Set(['40001', '40P01', '55P03', '25006']);
 
 export function classifyFailure(error: unknown): FailureKind {
-  if (error instanceof InvalidMessageError || error instanceof PermanentFailure) return 'permanent';
-  if (error instanceof PaymentIdentityConflictError) return 'permanent';
+  if (error instanceof InvalidMessageError || error instanceof PermanentFailure || error instanceof PaymentIdentityConflictError) {
+    return 'permanent';
+  }
   if (error instanceof ConcurrentPaymentWriteError) return 'infrastructure';
   if (error instanceof StripeGatewayError) {
     if (error.kind === 'retryable') return 'transient';
